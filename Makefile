@@ -1,0 +1,71 @@
+# pypeline: PostgreSQL extension that loads Kimball star schemas from MySQL/MariaDB.
+#
+#   make            build the extension
+#   make install    install it into the PostgreSQL found by $(PG_CONFIG)
+#   make check      install missing Debian packages (as root), build, install, start
+#                   throwaway MariaDB + PostgreSQL 15 and run every test
+#   make demo       the same set-up, then the Flashnotes warehouse end to end
+#   make bench      benchmarks against the alternatives (minutes; not part of check)
+
+EXTENSION  = pypeline
+EXTVERSION = 0.1.0
+MODULE_big = pypeline
+OBJS = \
+	src/pypeline.o \
+	src/options.o \
+	src/connection.o \
+	src/source.o \
+	src/convert.o \
+	src/query.o
+
+DATA = sql/pypeline--$(EXTVERSION).sql
+PGFILEDESC = "pypeline - dimensional warehouse loads from MySQL/MariaDB"
+
+MARIADB_CONFIG ?= mariadb_config
+# PostgreSQL's headers as system headers: -Wextra then judges pypeline's code,
+# not theirs (they have unused parameters in inline functions).
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) \
+	$(shell $(MARIADB_CONFIG) --cflags) -Wall -Wextra -Werror
+SHLIB_LINK = $(shell $(MARIADB_CONFIG) --libs)
+
+# Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
+# expected/<name>.out).  Not called REGRESS so PGXS does not install its own
+# "check" target, which cannot start a MySQL server.
+TESTS = init options query types errors connections \
+	dimension_type1 dimension_type2 date_dimension fact etl_run flashnotes
+
+# Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
+# Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+
+# The targets below install their own prerequisites first, so they must not
+# need PGXS (which may not be installed yet) and do not share its "check".
+OWN_TARGETS = deps check demo bench
+.PHONY: $(OWN_TARGETS)
+
+# No JIT bitcode: it would need clang, and ETL code gains nothing from it.
+override with_llvm = no
+
+ifeq ($(filter $(OWN_TARGETS),$(MAKECMDGOALS)),)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+else
+
+deps:
+	@bash regress/install-deps.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash regress/check.sh $(TESTS)
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash contrib/flashnotes/demo.sh
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash contrib/bench/run.sh
+endif

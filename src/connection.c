@@ -1,0 +1,419 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		MySQL connections: opening them with the server's options, waiting
+ *		on their socket interruptibly, reporting their errors, and closing
+ *		them when the (sub)transaction that opened them ends.
+ *
+ * Every connection uses the client library's non-blocking API, so that a
+ * query cancel, statement_timeout or postmaster death is noticed while
+ * MySQL is busy, instead of after it answers.  A connection that is closed
+ * while its statement still runs (error, cancel, early end of a scan) has
+ * that statement killed over a second connection, so nothing is left
+ * running on the MySQL server.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include <errmsg.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+/* Connections still open, in TopMemoryContext; closed at transaction end. */
+static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
+
+/* Seconds the statement-killing helper connection may take, at most. */
+#define KILL_CONNECT_TIMEOUT 5
+
+static char *
+copy_or_null(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+/*
+ * Deep copy of the options into the connection's own memory, because the
+ * abort callback may need them (to kill a statement) after the memory of
+ * the statement that opened the connection is gone.
+ */
+static SourceOptions *
+copy_options(const SourceOptions *src)
+{
+	SourceOptions *dst = palloc(sizeof(SourceOptions));
+
+	*dst = *src;
+	dst->server_name = copy_or_null(src->server_name);
+	dst->host = copy_or_null(src->host);
+	dst->socket = copy_or_null(src->socket);
+	dst->dbname = copy_or_null(src->dbname);
+	dst->charset = copy_or_null(src->charset);
+	dst->ssl_mode = copy_or_null(src->ssl_mode);
+	dst->ssl_ca = copy_or_null(src->ssl_ca);
+	dst->ssl_cert = copy_or_null(src->ssl_cert);
+	dst->ssl_key = copy_or_null(src->ssl_key);
+	dst->username = copy_or_null(src->username);
+	dst->password = copy_or_null(src->password);
+	return dst;
+}
+
+/* The MySQL client options shared by data and kill connections. */
+static void
+set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int connect_timeout)
+{
+	unsigned int read_timeout = opts->read_timeout;
+	unsigned int off = 0;
+
+	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, opts->charset);
+	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &read_timeout);
+	mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &off);
+	/* TIMESTAMP values arrive as UTC wall time; convert.c relies on it. */
+	mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+
+	if (strcmp(opts->ssl_mode, "DISABLED") != 0)
+	{
+		my_bool		enforce = strcmp(opts->ssl_mode, "PREFERRED") != 0;
+		my_bool		verify = strcmp(opts->ssl_mode, "VERIFY_IDENTITY") == 0;
+
+		if (opts->ssl_ca || opts->ssl_cert || opts->ssl_key)
+			mysql_ssl_set(mysql, opts->ssl_key, opts->ssl_cert, opts->ssl_ca, NULL, NULL);
+		mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
+		mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+	}
+}
+
+static const char *
+connect_host(const SourceOptions *opts)
+{
+	/* libmysqlclient takes the unix socket only for host "localhost" */
+	return opts->socket ? "localhost" : opts->host;
+}
+
+/*
+ * Maps a MySQL client or server error to a SQLSTATE a PostgreSQL user can
+ * catch: authentication, connection trouble and cancellation get their own
+ * classes, everything else is an FDW error.
+ */
+static int
+errcode_for_mysql_error(unsigned int mysql_errno)
+{
+	switch (mysql_errno)
+	{
+		case 1044:				/* ER_DBACCESS_DENIED_ERROR */
+		case 1045:				/* ER_ACCESS_DENIED_ERROR */
+		case 1698:				/* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 1049:				/* ER_BAD_DB_ERROR */
+			return ERRCODE_FDW_SCHEMA_NOT_FOUND;
+		case 1146:				/* ER_NO_SUCH_TABLE */
+			return ERRCODE_FDW_TABLE_NOT_FOUND;
+		case 1054:				/* ER_BAD_FIELD_ERROR */
+			return ERRCODE_FDW_COLUMN_NAME_NOT_FOUND;
+		case 1064:				/* ER_PARSE_ERROR */
+			return ERRCODE_SYNTAX_ERROR;
+		case 1792:				/* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */
+			return ERRCODE_READ_ONLY_SQL_TRANSACTION;
+		case 1317:				/* ER_QUERY_INTERRUPTED */
+		case 1927:				/* ER_CONNECTION_KILLED */
+			return ERRCODE_QUERY_CANCELED;
+		case CR_CONNECTION_ERROR:
+		case CR_CONN_HOST_ERROR:
+		case CR_UNKNOWN_HOST:
+		case CR_SERVER_HANDSHAKE_ERR:
+		case CR_SSL_CONNECTION_ERROR:
+			return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+		case CR_SERVER_GONE_ERROR:
+		case CR_SERVER_LOST:
+			return ERRCODE_CONNECTION_FAILURE;
+		default:
+			return ERRCODE_FDW_ERROR;
+	}
+}
+
+/*
+ * Raises the connection's current MySQL error.  "action" completes
+ * "could not ... on MySQL server": e.g. "connect", "execute query".
+ */
+void
+pypeline_report_mysql_error(SourceConnection *conn, const char *action)
+{
+	unsigned int mysql_errno_value = mysql_errno(conn->mysql);
+	char	   *message = pstrdup(mysql_error(conn->mysql));
+	char	   *sqlstate = pstrdup(mysql_sqlstate(conn->mysql));
+	int			code = errcode_for_mysql_error(mysql_errno_value);
+
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("could not %s on MySQL server \"%s\"", action, conn->options->server_name),
+			 errdetail("MySQL error %u (%s): %s", mysql_errno_value, sqlstate, message),
+			 code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
+			 errhint("Check the username and password in the user mapping for server \"%s\", and the grants on the MySQL side.",
+					 conn->options->server_name) :
+			 code == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ?
+			 errhint("Check the host, port or socket options of server \"%s\" and that MySQL is running.",
+					 conn->options->server_name) : 0));
+}
+
+/*
+ * Sleeps until the MySQL socket is ready for what the library asked for
+ * ("status" from a *_start or *_cont call), and returns what is ready, to
+ * pass to the *_cont call.  Interrupts are serviced while waiting.  If the
+ * library did not ask for a timeout, read_timeout of the server still
+ * bounds the wait, so a stalled server never hangs a backend.
+ */
+int
+pypeline_wait_for_mysql(SourceConnection *conn, int status)
+{
+	int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT;
+	long		timeout_ms;
+	TimestampTz start = GetCurrentTimestamp();
+
+	if (status & MYSQL_WAIT_READ)
+		events |= WL_SOCKET_READABLE;
+	if (status & MYSQL_WAIT_WRITE)
+		events |= WL_SOCKET_WRITEABLE;
+	if (status & MYSQL_WAIT_TIMEOUT)
+		timeout_ms = mysql_get_timeout_value_ms(conn->mysql);
+	else
+		timeout_ms = (long) conn->options->read_timeout * 1000L;
+
+	for (;;)
+	{
+		long		remaining = timeout_ms - TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+		int			rc;
+		int			ready = 0;
+
+		if (remaining < 0)
+			remaining = 0;
+		rc = WaitLatchOrSocket(MyLatch, events, mysql_get_socket(conn->mysql),
+							   remaining, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (rc & WL_SOCKET_READABLE)
+			ready |= MYSQL_WAIT_READ;
+		if (rc & WL_SOCKET_WRITEABLE)
+			ready |= MYSQL_WAIT_WRITE;
+		if (ready)
+			return ready;
+		if (rc & WL_TIMEOUT)
+		{
+			if (status & MYSQL_WAIT_TIMEOUT)
+				return MYSQL_WAIT_TIMEOUT;
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("MySQL server \"%s\" sent nothing for %d seconds",
+							conn->options->server_name, conn->options->read_timeout),
+					 errhint("Raise the read_timeout option of the server if the query is expected to be this slow.")));
+		}
+	}
+}
+
+/*
+ * Opens a connection.  The connection is registered before the first byte
+ * goes out, so an error or cancel during connect closes it too.
+ */
+SourceConnection *
+pypeline_connect(SourceOptions *options)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+											  "pypeline MySQL connection",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	SourceConnection *conn = palloc0(sizeof(SourceConnection));
+	MYSQL	   *result = NULL;
+	int			status;
+
+	conn->options = copy_options(options);
+	conn->subxid = GetCurrentSubTransactionId();
+	MemoryContextSwitchTo(oldcxt);
+
+	conn->mysql = mysql_init(NULL);
+	if (conn->mysql == NULL)
+	{
+		MemoryContextDelete(cxt);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not allocate a MySQL connection handle")));
+	}
+	dlist_push_head(&open_connections, &conn->node);
+
+	mysql_options(conn->mysql, MYSQL_OPT_NONBLOCK, 0);
+	set_client_options(conn->mysql, conn->options, conn->options->connect_timeout);
+
+	status = mysql_real_connect_start(&result, conn->mysql, connect_host(conn->options),
+									  conn->options->username, conn->options->password,
+									  conn->options->dbname, conn->options->port,
+									  conn->options->socket, 0);
+	while (status)
+	{
+		status = mysql_real_connect_cont(&result, conn->mysql, pypeline_wait_for_mysql(conn, status));
+	}
+	if (result == NULL)
+		pypeline_report_mysql_error(conn, "connect");
+	conn->thread_id = mysql_thread_id(conn->mysql);
+	return conn;
+}
+
+/*
+ * Runs a statement whose result, if any, is not wanted.
+ */
+void
+pypeline_execute(SourceConnection *conn, const char *sql)
+{
+	int			err = 0;
+	int			status;
+
+	conn->busy = true;
+	status = mysql_real_query_start(&err, conn->mysql, sql, strlen(sql));
+	while (status)
+	{
+		status = mysql_real_query_cont(&err, conn->mysql, pypeline_wait_for_mysql(conn, status));
+	}
+	if (err)
+		pypeline_report_mysql_error(conn, "execute statement");
+	if (mysql_field_count(conn->mysql) > 0)
+	{
+		MYSQL_RES  *res = NULL;
+
+		status = mysql_store_result_start(&res, conn->mysql);
+		while (status)
+		{
+			status = mysql_store_result_cont(&res, conn->mysql, pypeline_wait_for_mysql(conn, status));
+		}
+		if (res)
+			mysql_free_result(res);
+	}
+	conn->busy = false;
+}
+
+/*
+ * Kills the statement a connection is running, over a fresh blocking
+ * connection with a short timeout.  Called on cleanup paths, so it warns
+ * instead of raising.
+ */
+static void
+kill_running_statement(SourceConnection *conn)
+{
+	MYSQL	   *killer = mysql_init(NULL);
+	char		sql[64];
+
+	if (killer == NULL)
+		return;
+	set_client_options(killer, conn->options, KILL_CONNECT_TIMEOUT);
+	if (mysql_real_connect(killer, connect_host(conn->options),
+						   conn->options->username, conn->options->password,
+						   NULL, conn->options->port, conn->options->socket, 0) == NULL)
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not connect to MySQL server \"%s\" to stop an interrupted query",
+						conn->options->server_name),
+				 errdetail("MySQL error %u: %s", mysql_errno(killer), mysql_error(killer)),
+				 errhint("The query may still be running on the MySQL server as thread %lu.",
+						 conn->thread_id)));
+	else
+	{
+		snprintf(sql, sizeof(sql), "KILL %lu", conn->thread_id);
+		/* 1094 (unknown thread): it ended by itself meanwhile */
+		if (mysql_query(killer, sql) != 0 && mysql_errno(killer) != 1094)
+			ereport(WARNING,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not stop an interrupted query on MySQL server \"%s\"",
+							conn->options->server_name),
+					 errdetail("MySQL error %u: %s", mysql_errno(killer), mysql_error(killer))));
+	}
+	mysql_close(killer);
+}
+
+/*
+ * Closes a connection; a statement still running is killed first, so that
+ * closing never waits for (or leaves behind) the rest of a large result.
+ */
+void
+pypeline_disconnect(SourceConnection *conn)
+{
+	MemoryContext cxt = GetMemoryChunkContext(conn);
+
+	dlist_delete(&conn->node);
+	if (conn->busy && conn->thread_id != 0)
+		kill_running_statement(conn);
+	if (conn->result)
+	{
+		/*
+		 * Freeing an unbuffered result reads the rest of it; detached from
+		 * its connection, it is only freed.
+		 */
+		if (conn->busy)
+			conn->result->handle = NULL;
+		mysql_free_result(conn->result);
+	}
+	mysql_close(conn->mysql);
+	MemoryContextDelete(cxt);
+}
+
+static void
+close_connections(SubTransactionId subxid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &open_connections)
+	{
+		SourceConnection *conn = dlist_container(SourceConnection, node, iter.cur);
+
+		if (subxid == InvalidSubTransactionId || conn->subxid == subxid)
+			pypeline_disconnect(conn);
+	}
+}
+
+static void
+xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			close_connections(InvalidSubTransactionId);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg pg_attribute_unused())
+{
+	dlist_iter	iter;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		close_connections(mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		dlist_foreach(iter, &open_connections)
+		{
+			SourceConnection *conn = dlist_container(SourceConnection, node, iter.cur);
+
+			if (conn->subxid == mySubid)
+				conn->subxid = parentSubid;
+		}
+	}
+}
+
+void
+pypeline_register_xact_callbacks(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
