@@ -12,6 +12,7 @@
 # SQL tests can create servers without hard-coding ports.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGLIB=${PGLIB:-/usr/lib/postgresql/15/lib}
 SERVER_USER=${SERVER_USER:-postgres}
 
 as_server_user() {
@@ -33,7 +34,7 @@ free_port() {
 }
 
 mysql_root() {
-	mariadb --no-defaults --socket="$MYSQL_SOCK" -uroot "$@"
+	mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MYSQL_SOCK" -uroot "$@"
 }
 
 servers_start() {
@@ -59,11 +60,18 @@ start_mariadb() {
 	as_server_user mariadb-install-db --no-defaults --datadir="$PYPELINE_TMP/mysql" \
 		--auth-root-authentication-method=normal --skip-test-db >"$PYPELINE_TMP/mysql-install.log" 2>&1 ||
 		{ cat "$PYPELINE_TMP/mysql-install.log" >&2; return 1; }
+	run_mariadb
+}
+
+# Starts mariadbd on the existing data dir (also after a fault test killed it).
+run_mariadb() {
 	as_server_user mariadbd --no-defaults --datadir="$PYPELINE_TMP/mysql" \
 		--socket="$MYSQL_SOCK" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
 		--pid-file="$PYPELINE_TMP/mysql.pid" --log-error="$PYPELINE_TMP/mysql.log" \
 		--skip-name-resolve --innodb-buffer-pool-size=256M \
-		--innodb-flush-log-at-trx-commit=2 --max-connections=200 &
+		--innodb-flush-log-at-trx-commit=2 --max-connections=200 \
+		>>"$PYPELINE_TMP/mysql.log" 2>&1 &
+	disown
 	local i
 	for i in $(seq 1 60); do
 		mysql_root -e 'SELECT 1' >/dev/null 2>&1 && return 0

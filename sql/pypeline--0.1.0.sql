@@ -25,3 +25,7 @@ AS 'MODULE_PATHNAME', 'pypeline_describe'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pypeline.describe(name, text) IS
 'Columns of a MySQL query with their MySQL type and the PostgreSQL type pypeline loads them as (the query is prepared, not run)';
+
+-- Anyone may call the functions; what they reach is still governed by USAGE
+-- on each foreign server, their own user mapping and their table privileges.
+GRANT USAGE ON SCHEMA pypeline TO PUBLIC;

@@ -110,6 +110,9 @@ errcode_for_mysql_error(unsigned int mysql_errno)
 		case 1045:				/* ER_ACCESS_DENIED_ERROR */
 		case 1698:				/* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
 			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 1142:				/* ER_TABLEACCESS_DENIED_ERROR */
+		case 1143:				/* ER_COLUMNACCESS_DENIED_ERROR */
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
 		case 1049:				/* ER_BAD_DB_ERROR */
 			return ERRCODE_FDW_SCHEMA_NOT_FOUND;
 		case 1146:				/* ER_NO_SUCH_TABLE */
@@ -139,7 +142,7 @@ errcode_for_mysql_error(unsigned int mysql_errno)
 
 /*
  * Raises the connection's current MySQL error.  "action" completes
- * "could not ... on MySQL server": e.g. "connect", "execute query".
+ * "could not ... MySQL server": e.g. "connect to", "execute query on".
  */
 void
 pypeline_report_mysql_error(SourceConnection *conn, const char *action)
@@ -151,14 +154,17 @@ pypeline_report_mysql_error(SourceConnection *conn, const char *action)
 
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("could not %s on MySQL server \"%s\"", action, conn->options->server_name),
+			 errmsg("could not %s MySQL server \"%s\"", action, conn->options->server_name),
 			 errdetail("MySQL error %u (%s): %s", mysql_errno_value, sqlstate, message),
 			 code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
 			 errhint("Check the username and password in the user mapping for server \"%s\", and the grants on the MySQL side.",
 					 conn->options->server_name) :
 			 code == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ?
 			 errhint("Check the host, port or socket options of server \"%s\" and that MySQL is running.",
-					 conn->options->server_name) : 0));
+					 conn->options->server_name) :
+			 code == ERRCODE_CONNECTION_FAILURE ?
+			 errhint("The MySQL server closed the connection, or sent nothing for read_timeout (%d seconds).",
+					 conn->options->read_timeout) : 0));
 }
 
 /*
@@ -259,7 +265,7 @@ pypeline_connect(SourceOptions *options)
 		status = mysql_real_connect_cont(&result, conn->mysql, pypeline_wait_for_mysql(conn, status));
 	}
 	if (result == NULL)
-		pypeline_report_mysql_error(conn, "connect");
+		pypeline_report_mysql_error(conn, "connect to");
 	conn->thread_id = mysql_thread_id(conn->mysql);
 	return conn;
 }
@@ -280,7 +286,7 @@ pypeline_execute(SourceConnection *conn, const char *sql)
 		status = mysql_real_query_cont(&err, conn->mysql, pypeline_wait_for_mysql(conn, status));
 	}
 	if (err)
-		pypeline_report_mysql_error(conn, "execute statement");
+		pypeline_report_mysql_error(conn, "execute statement on");
 	if (mysql_field_count(conn->mysql) > 0)
 	{
 		MYSQL_RES  *res = NULL;

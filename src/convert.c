@@ -142,8 +142,10 @@ convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field, const SourceOptions
 
 	memset(cc, 0, sizeof(*cc));
 	cc->name = pstrdup(field->name);
+	/* MariaDB flags TIMESTAMP and YEAR unsigned too; only numbers say so */
 	cc->mysql_type = psprintf("%s%s", mysql_base_type_name(field),
-							  is_unsigned ? " unsigned" : "");
+							  is_unsigned && IS_NUM(field->type) &&
+							  field->type != MYSQL_TYPE_YEAR ? " unsigned" : "");
 
 	switch (field->type)
 	{

@@ -125,6 +125,27 @@ zero_dates_option(DefElem *def)
 	pg_unreachable();
 }
 
+/*
+ * MySQL converts every text column from its own character set to the
+ * connection's, so asking for UTF-8 makes latin1 and other columns arrive
+ * as valid UTF-8; convert.c relies on that.
+ */
+static char *
+charset_option(DefElem *def)
+{
+	char	   *value = defGetString(def);
+
+	if (pg_strcasecmp(value, "utf8mb4") == 0 || pg_strcasecmp(value, "utf8mb3") == 0 ||
+		pg_strcasecmp(value, "utf8") == 0)
+		return value;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"charset\": \"%s\"", value),
+			 errdetail("pypeline reads text as UTF-8; MySQL converts columns of other character sets."),
+			 errhint("Use utf8mb4 (the default), utf8mb3 or utf8.")));
+	pg_unreachable();
+}
+
 static char *
 ssl_mode_option(DefElem *def)
 {
@@ -159,7 +180,7 @@ apply_option(SourceOptions *opts, DefElem *def)
 	else if (strcmp(name, "dbname") == 0)
 		opts->dbname = defGetString(def);
 	else if (strcmp(name, "charset") == 0)
-		opts->charset = defGetString(def);
+		opts->charset = charset_option(def);
 	else if (strcmp(name, "ssl_mode") == 0)
 		opts->ssl_mode = ssl_mode_option(def);
 	else if (strcmp(name, "ssl_ca") == 0)

@@ -123,13 +123,13 @@ source_open(const char *server_name, const char *sql, const char *etl_name)
 	while (status)
 		status = mysql_real_query_cont(&err, conn->mysql, pypeline_wait_for_mysql(conn, status));
 	if (err)
-		pypeline_report_mysql_error(conn, "execute query");
+		pypeline_report_mysql_error(conn, "execute query on");
 
 	conn->result = mysql_use_result(conn->mysql);
 	if (conn->result == NULL)
 	{
 		if (mysql_errno(conn->mysql))
-			pypeline_report_mysql_error(conn, "execute query");
+			pypeline_report_mysql_error(conn, "execute query on");
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_NO_SCHEMAS),
 				 errmsg("query on MySQL server \"%s\" returned no result set", server_name),
@@ -170,7 +170,7 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 	if (row == NULL)
 	{
 		if (mysql_errno(conn->mysql))
-			pypeline_report_mysql_error(conn, "fetch rows");
+			pypeline_report_mysql_error(conn, "fetch rows from");
 		conn->busy = false;
 		error_context_stack = cursor->errcallback.previous;
 		return false;
@@ -238,7 +238,7 @@ source_describe(const char *server_name, const char *sql)
 
 	stmt = mysql_stmt_init(conn->mysql);
 	if (stmt == NULL)
-		pypeline_report_mysql_error(conn, "prepare query");
+		pypeline_report_mysql_error(conn, "prepare query on");
 	status = mysql_stmt_prepare_start(&err, stmt, sql, strlen(sql));
 	while (status)
 		status = mysql_stmt_prepare_cont(&err, stmt, pypeline_wait_for_mysql(conn, status));

@@ -8,16 +8,17 @@
 -- Target: MariaDB 10.11, InnoDB, utf8mb4.  The loader creates and selects
 -- the database, so there is deliberately no CREATE DATABASE / USE here.
 --
--- Conventions that the loader relies on:
---   * every table has a single-column surrogate primary key `id`;
---   * dimension-like tables carry `updated_at` (or, for append-only
---     tables, `created_at`) so that changed rows can be found cheaply;
+-- Conventions:
+--   * every table has a single-column primary key `id` (the natural key the
+--     warehouse sees); ids are assigned by the generator, not AUTO_INCREMENT,
+--     so they are identical on every run;
+--   * tables whose rows get edited carry `updated_at`; append-only tables
+--     carry `created_at` and an ever-increasing `id`;
 --   * all foreign keys are declared, so InnoDB itself guarantees that the
 --     generated data is referentially consistent.  The one optional
 --     reference is payments.affiliate_id (NULL = no affiliate).
 
--- The client must send the non-ASCII literals in generate.sql/changes.sql
--- as UTF-8 whatever its own default is.
+-- Match the session to the utf8mb4 tables whatever the client's default.
 SET NAMES utf8mb4;
 
 -- Children first, so the file can be re-run against an existing database.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make check: starts throwaway servers, loads the MariaDB fixtures, runs the
+# pg_regress tests named on the command line and every regress/t/*.sh fault
+# test, stops the servers, prints "N passed, N failed" and fails on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. regress/servers.sh
+
+servers_start contrib_regression || { echo "0 passed, 1 failed"; exit 1; }
+mysql_root <regress/fixtures/source.sql || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+outdir=$PYPELINE_TMP/regress
+mkdir -p "$outdir"
+
+"$PGLIB/pgxs/src/test/regress/pg_regress" --inputdir=. --outputdir="$outdir" --bindir="$PGBIN" \
+	--host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=contrib_regression \
+	"$@" | tee "$outdir/summary"
+passed=$((passed + $(grep -c ' \.\.\. ok' "$outdir/summary")))
+failed=$((failed + $(grep -c ' \.\.\. FAILED' "$outdir/summary")))
+if [ -s "$outdir/regression.diffs" ]; then
+	echo "==== regression.diffs ===="
+	head -400 "$outdir/regression.diffs"
+	rm -rf results; cp -r "$outdir/results" results; cp "$outdir/regression.diffs" regression.diffs
+fi
+
+# Fault and process-level tests: each prints "ok - ..." or "not ok - ...".
+for t in regress/t/*.sh; do
+	[ -e "$t" ] || continue
+	echo "==== $t"
+	bash "$t" 2>&1 | tee "$outdir/fault.out"
+	passed=$((passed + $(grep -c '^ok ' "$outdir/fault.out")))
+	failed=$((failed + $(grep -c '^not ok ' "$outdir/fault.out")))
+done
+
+if [ "$failed" -gt 0 ]; then
+	echo "==== PostgreSQL log (tail) ===="
+	tail -50 "$PYPELINE_TMP/postgres.log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

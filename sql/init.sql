@@ -1,0 +1,20 @@
+-- Shared set-up for the regression tests: the extension, the MariaDB server
+-- started by regress/check.sh (its port comes from a custom setting) and a
+-- user mapping with the fixture's ETL account.
+CREATE EXTENSION pypeline;
+\dx pypeline
+DO $$
+BEGIN
+	EXECUTE format('CREATE SERVER regress_mysql FOREIGN DATA WRAPPER pypeline_mysql
+	                OPTIONS (host %L, port %L, dbname %L)',
+	               '127.0.0.1', current_setting('pypeline_regress.mysql_port'), 'pypeline_regress');
+	EXECUTE format('CREATE SERVER regress_socket FOREIGN DATA WRAPPER pypeline_mysql
+	                OPTIONS (socket %L, dbname %L)',
+	               current_setting('pypeline_regress.mysql_socket'), 'pypeline_regress');
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_mysql
+	OPTIONS (username 'etl', password 'etl_secret');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_socket
+	OPTIONS (username 'etl', password 'etl_secret');
+SELECT count(*) FROM pypeline.query('regress_mysql', 'SELECT 1') AS t(one int);
+SELECT count(*) FROM pypeline.query('regress_socket', 'SELECT 1') AS t(one int);
