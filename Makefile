@@ -16,7 +16,12 @@ OBJS = \
 	src/connection.o \
 	src/source.o \
 	src/convert.o \
-	src/query.o
+	src/query.o \
+	src/stage.o \
+	src/catalog.o \
+	src/dimension.o \
+	src/fact.o \
+	src/etl.o
 
 DATA = sql/pypeline--$(EXTVERSION).sql
 PGFILEDESC = "pypeline - dimensional warehouse loads from MySQL/MariaDB"
@@ -31,7 +36,7 @@ SHLIB_LINK = $(shell $(MARIADB_CONFIG) --libs)
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
 # "check" target, which cannot start a MySQL server.
-TESTS = init options query types errors connections
+TESTS = init options query types errors connections dimension_type1
 
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.

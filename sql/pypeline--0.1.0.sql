@@ -29,3 +29,311 @@ COMMENT ON FUNCTION pypeline.describe(name, text) IS
 -- Anyone may call the functions; what they reach is still governed by USAGE
 -- on each foreign server, their own user mapping and their table privileges.
 GRANT USAGE ON SCHEMA pypeline TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- ETL definitions (the old config.py, sources.py, creates.py, dimensions.py,
+-- facts.py).  Plain tables, dumped by pg_dump; helpers below fill them.
+-------------------------------------------------------------------------------
+CREATE TABLE pypeline.dimension (
+	name text PRIMARY KEY,
+	position serial NOT NULL,			-- definition order: the run order
+	server name,						-- NULL for generated dimensions
+	source_sql text,
+	target text NOT NULL,
+	natural_key text[] NOT NULL CHECK (cardinality(natural_key) > 0),
+	surrogate_key text NOT NULL,
+	scd_type int NOT NULL DEFAULT 1 CHECK (scd_type IN (0, 1, 2)),
+	type1_columns text[] NOT NULL DEFAULT '{}',
+	change_date_column text,
+	target_ddl text,
+	generator text CHECK (generator IN ('date')),
+	first_date date,
+	last_date date,
+	beginning_of_time timestamptz NOT NULL DEFAULT '-infinity',
+	end_of_time timestamptz NOT NULL DEFAULT 'infinity',
+	active boolean NOT NULL DEFAULT true,
+	defined_at timestamptz NOT NULL DEFAULT now(),
+	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
+	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL))
+);
+
+CREATE TABLE pypeline.fact (
+	name text PRIMARY KEY,
+	position serial NOT NULL,
+	server name NOT NULL,
+	source_sql text NOT NULL,
+	target text NOT NULL,
+	lookups jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(lookups) = 'object'),
+	measures text[] NOT NULL DEFAULT '{}',
+	degenerate_columns text[] NOT NULL DEFAULT '{}',
+	event_time_column text,
+	incremental_column text,
+	unmatched text NOT NULL DEFAULT 'unknown' CHECK (unmatched IN ('unknown', 'inferred', 'error')),
+	target_ddl text,
+	active boolean NOT NULL DEFAULT true,
+	defined_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Incremental facts: the highest incremental_column value loaded, saved in the
+-- transaction that loaded the rows it covers.
+CREATE TABLE pypeline.watermark (
+	fact text PRIMARY KEY REFERENCES pypeline.fact ON DELETE CASCADE ON UPDATE CASCADE,
+	value text NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE pypeline.run_log (
+	id bigserial PRIMARY KEY,
+	etl_type text NOT NULL,
+	etl_name text NOT NULL,
+	target text NOT NULL,
+	started_at timestamptz NOT NULL,
+	finished_at timestamptz NOT NULL,
+	rows_read bigint NOT NULL DEFAULT 0,
+	rows_inserted bigint NOT NULL DEFAULT 0,
+	rows_updated bigint NOT NULL DEFAULT 0,
+	rows_unchanged bigint NOT NULL DEFAULT 0,
+	status text NOT NULL CHECK (status IN ('success', 'failure')),
+	message text,
+	run_by name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON pypeline.run_log (etl_type, etl_name, started_at);
+
+SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.fact', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.fact_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.watermark', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log_id_seq', '');
+
+CREATE VIEW pypeline.etls AS
+	SELECT 'dimension'::text AS etl_type, name AS etl_name, active, server, target,
+	       CASE WHEN generator IS NOT NULL THEN generator || ' generator'
+	            ELSE 'scd type ' || scd_type END AS kind,
+	       position
+	FROM pypeline.dimension
+	UNION ALL
+	SELECT 'fact', name, active, server, target,
+	       CASE WHEN incremental_column IS NOT NULL THEN 'incremental by ' || incremental_column
+	            ELSE 'full' END,
+	       position
+	FROM pypeline.fact
+	ORDER BY 1, position;
+
+GRANT SELECT ON pypeline.dimension, pypeline.fact, pypeline.watermark,
+	pypeline.run_log, pypeline.etls TO PUBLIC;
+
+-- Checks shared by the define functions.
+CREATE FUNCTION pypeline._check_server(server name)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
+	               JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+	               WHERE s.srvname = server AND w.fdwname = 'pypeline_mysql') THEN
+		RAISE EXCEPTION 'server "%" is not a pypeline_mysql server', server
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'CREATE SERVER ... FOREIGN DATA WRAPPER pypeline_mysql first.';
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline._check_target(target text)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	PERFORM parse_ident(target);
+EXCEPTION WHEN invalid_parameter_value THEN
+	RAISE EXCEPTION 'invalid target table name "%"', target
+		USING ERRCODE = 'invalid_parameter_value',
+		      HINT = 'Give a table name, optionally schema-qualified; quote names that need it, e.g. ''"Order"''.';
+END $$;
+
+CREATE FUNCTION pypeline.define_dimension(
+	name text,
+	server name,
+	source_sql text,
+	target text,
+	natural_key text[],
+	surrogate_key text DEFAULT NULL,
+	scd_type int DEFAULT 1,
+	type1_columns text[] DEFAULT '{}',
+	change_date_column text DEFAULT NULL,
+	target_ddl text DEFAULT NULL,
+	beginning_of_time timestamptz DEFAULT '-infinity',
+	end_of_time timestamptz DEFAULT 'infinity',
+	active boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pypeline._check_server(server);
+	PERFORM pypeline._check_target(target);
+	IF scd_type NOT IN (0, 1, 2) THEN
+		RAISE EXCEPTION 'scd_type must be 0, 1 or 2, not %', scd_type
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF scd_type <> 2 AND (cardinality(type1_columns) > 0 OR change_date_column IS NOT NULL) THEN
+		RAISE EXCEPTION 'type1_columns and change_date_column apply to type 2 dimensions only'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass scd_type => 2.';
+	END IF;
+	IF natural_key IS NULL OR cardinality(natural_key) = 0 THEN
+		RAISE EXCEPTION 'dimension "%" needs a natural key', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF type1_columns && natural_key THEN
+		RAISE EXCEPTION 'natural key columns cannot be type-1 columns'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF beginning_of_time >= end_of_time THEN
+		RAISE EXCEPTION 'beginning_of_time must be before end_of_time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pypeline.dimension AS d (name, server, source_sql, target, natural_key,
+		surrogate_key, scd_type, type1_columns, change_date_column, target_ddl,
+		beginning_of_time, end_of_time, active)
+	VALUES (name, server, source_sql, target, natural_key,
+		coalesce(surrogate_key, name || '_key'), scd_type, coalesce(type1_columns, '{}'),
+		change_date_column, target_ddl, beginning_of_time, end_of_time, active)
+	ON CONFLICT ON CONSTRAINT dimension_pkey DO UPDATE SET
+		server = excluded.server, source_sql = excluded.source_sql, target = excluded.target,
+		natural_key = excluded.natural_key, surrogate_key = excluded.surrogate_key,
+		scd_type = excluded.scd_type, type1_columns = excluded.type1_columns,
+		change_date_column = excluded.change_date_column, target_ddl = excluded.target_ddl,
+		beginning_of_time = excluded.beginning_of_time, end_of_time = excluded.end_of_time,
+		active = excluded.active, generator = NULL, first_date = NULL, last_date = NULL,
+		defined_at = now();
+	RETURN name;
+END $$;
+COMMENT ON FUNCTION pypeline.define_dimension IS
+'Defines (or redefines) a dimension ETL loaded from a MySQL query';
+
+CREATE FUNCTION pypeline.define_date_dimension(
+	name text,
+	target text,
+	first date,
+	last date,
+	surrogate_key text DEFAULT NULL,
+	active boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pypeline._check_target(target);
+	IF first > last THEN
+		RAISE EXCEPTION 'first date % is after last date %', first, last
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pypeline.dimension AS d (name, target, natural_key, surrogate_key,
+		generator, first_date, last_date, active)
+	VALUES (name, target, '{date}', coalesce(surrogate_key, name || '_key'), 'date',
+		first, last, active)
+	ON CONFLICT ON CONSTRAINT dimension_pkey DO UPDATE SET
+		server = NULL, source_sql = NULL, target = excluded.target,
+		natural_key = excluded.natural_key, surrogate_key = excluded.surrogate_key,
+		scd_type = 1, type1_columns = '{}', change_date_column = NULL, target_ddl = NULL,
+		generator = 'date', first_date = excluded.first_date, last_date = excluded.last_date,
+		active = excluded.active, defined_at = now();
+	RETURN name;
+END $$;
+COMMENT ON FUNCTION pypeline.define_date_dimension IS
+'Defines a generated calendar dimension: key YYYYMMDD, one row per day from first to last';
+
+CREATE FUNCTION pypeline.define_fact(
+	name text,
+	server name,
+	source_sql text,
+	target text,
+	lookups jsonb DEFAULT '{}',
+	measures text[] DEFAULT '{}',
+	degenerate_columns text[] DEFAULT '{}',
+	event_time_column text DEFAULT NULL,
+	incremental_column text DEFAULT NULL,
+	unmatched text DEFAULT 'unknown',
+	target_ddl text DEFAULT NULL,
+	active boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	lookup record;
+BEGIN
+	PERFORM pypeline._check_server(server);
+	PERFORM pypeline._check_target(target);
+	IF jsonb_typeof(lookups) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'lookups must be a JSON object of dimension name to source column(s)'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example ''{"user": "user_id", "date": "created_at"}''.';
+	END IF;
+	FOR lookup IN SELECT key, value FROM jsonb_each(lookups) LOOP
+		IF NOT EXISTS (SELECT 1 FROM pypeline.dimension d WHERE d.name = lookup.key) THEN
+			RAISE EXCEPTION 'fact "%" looks up dimension "%", which is not defined', name, lookup.key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Define the dimension first with pypeline.define_dimension.';
+		END IF;
+		IF jsonb_typeof(lookup.value) NOT IN ('string', 'array') THEN
+			RAISE EXCEPTION 'lookup of dimension "%" must name a source column or an array of them', lookup.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF unmatched NOT IN ('unknown', 'inferred', 'error') THEN
+		RAISE EXCEPTION 'unmatched must be unknown, inferred or error, not "%"', unmatched
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pypeline.fact AS f (name, server, source_sql, target, lookups, measures,
+		degenerate_columns, event_time_column, incremental_column, unmatched, target_ddl, active)
+	VALUES (name, server, source_sql, target, lookups, coalesce(measures, '{}'),
+		coalesce(degenerate_columns, '{}'), event_time_column, incremental_column, unmatched,
+		target_ddl, active)
+	ON CONFLICT ON CONSTRAINT fact_pkey DO UPDATE SET
+		server = excluded.server, source_sql = excluded.source_sql, target = excluded.target,
+		lookups = excluded.lookups, measures = excluded.measures,
+		degenerate_columns = excluded.degenerate_columns,
+		event_time_column = excluded.event_time_column,
+		incremental_column = excluded.incremental_column, unmatched = excluded.unmatched,
+		target_ddl = excluded.target_ddl, active = excluded.active, defined_at = now();
+	RETURN name;
+END $$;
+COMMENT ON FUNCTION pypeline.define_fact IS
+'Defines (or redefines) a fact ETL: lookups map dimension names to the source column(s) holding their natural key';
+
+CREATE FUNCTION pypeline.set_active(name text, kind text, active boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF kind = 'dimension' THEN
+		UPDATE pypeline.dimension d SET active = set_active.active WHERE d.name = set_active.name;
+	ELSIF kind = 'fact' THEN
+		UPDATE pypeline.fact f SET active = set_active.active WHERE f.name = set_active.name;
+	ELSE
+		RAISE EXCEPTION 'kind must be dimension or fact, not "%"', kind
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION '% "%" is not defined', kind, name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END $$;
+
+-------------------------------------------------------------------------------
+-- Running ETLs
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline.process_etl(name text, kind text,
+	delete_existing_table boolean DEFAULT false,
+	OUT etl_type text, OUT etl_name text, OUT rows bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pypeline_process_etl'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.process_etl IS
+'Runs one ETL in the current transaction; creates its target if absent, else loads incrementally';
+
+CREATE FUNCTION pypeline.refresh_data_warehouse(run_dimensions boolean DEFAULT true,
+	run_facts boolean DEFAULT true, delete_existing_tables boolean DEFAULT true)
+RETURNS TABLE (etl_type text, etl_name text, rows bigint)
+AS 'MODULE_PATHNAME', 'pypeline_refresh_data_warehouse'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.refresh_data_warehouse IS
+'Runs every active dimension, then every active fact, in definition order; one row per ETL';
+
+CREATE FUNCTION pypeline.test_dimension_source()
+RETURNS TABLE (etl_name text, server name, status text, rows bigint, message text)
+AS 'MODULE_PATHNAME', 'pypeline_test_dimension_source'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.test_dimension_source IS
+'Reads every active dimension source (read-only on both sides) and reports ok or the error';

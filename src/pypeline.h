@@ -169,6 +169,105 @@ extern uint64 stage_load(SourceCursor *cursor, const char *stage_table);
 extern void stage_drop(const char *stage_table);
 
 /* ----------------------------------------------------------------
+ * catalog.c: ETL definitions
+ * ----------------------------------------------------------------
+ */
+typedef enum EtlKind
+{
+	ETL_DIMENSION,
+	ETL_FACT
+} EtlKind;
+
+typedef struct FactLookup
+{
+	char	   *dimension;		/* name of the dimension ETL */
+	List	   *columns;		/* source columns holding its natural key */
+} FactLookup;
+
+typedef struct EtlDefinition
+{
+	EtlKind		kind;
+	char	   *name;
+	char	   *server;			/* NULL for generated dimensions */
+	char	   *source_sql;
+	char	   *target;			/* as defined, e.g. 'dw.school_dim' */
+	char	   *target_quoted;	/* safe to paste into SQL */
+	char	   *target_ddl;
+	bool		active;
+
+	/* dimensions */
+	List	   *natural_key;
+	char	   *surrogate_key;
+	int			scd_type;
+	List	   *type1_columns;
+	char	   *change_date_column;
+	char	   *generator;		/* "date" or NULL */
+	char	   *first_date;
+	char	   *last_date;
+	char	   *beginning_of_time;
+	char	   *end_of_time;
+
+	/* facts */
+	List	   *lookups;		/* of FactLookup */
+	List	   *measures;
+	List	   *degenerate_columns;
+	char	   *event_time_column;
+	char	   *incremental_column;
+	char	   *unmatched;		/* unknown, inferred or error */
+	char	   *watermark;		/* NULL before the first incremental load */
+} EtlDefinition;
+
+extern const char *etl_kind_name(EtlKind kind);
+extern EtlKind etl_kind_from_name(const char *name);
+extern EtlDefinition *catalog_get_etl(EtlKind kind, const char *name);
+extern List *catalog_active_etls(EtlKind kind);
+extern List *catalog_facts_using(const char *dimension);
+extern void catalog_save_watermark(const char *fact, const char *value);
+extern void catalog_forget_watermark(const char *fact);
+
+/* ----------------------------------------------------------------
+ * etl.c: running ETLs
+ * ----------------------------------------------------------------
+ */
+typedef struct LoadCounts
+{
+	uint64		read;			/* source rows */
+	uint64		inserted;		/* new members / fact rows */
+	uint64		updated;		/* members changed (in place or new version) */
+	uint64		unchanged;
+} LoadCounts;
+
+extern void etl_log(const char *fmt,...) pg_attribute_printf(1, 2);
+extern bool etl_table_exists(const char *quoted_name);
+extern void etl_drop_table(const char *quoted_name);
+extern uint64 etl_exec(const char *sql, int expected);
+extern uint64 etl_count(const char *sql);
+extern char *etl_column_list(List *columns, const char *prefix);
+extern char *etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias);
+extern char *etl_column_type(const char *quoted_table, const char *column);
+extern bool etl_list_has_string(List *list, const char *value);
+extern int	etl_source_column_index(SourceCursor *cursor, const char *name);
+extern void etl_require_source_column(EtlDefinition *def, SourceCursor *cursor,
+									  const char *column, const char *role);
+extern List *etl_table_columns(const char *quoted_table);
+extern void etl_require_target_columns(EtlDefinition *def, List *needed);
+extern char *etl_utc_instant(SourceCursor *cursor, const char *column);
+
+/* ----------------------------------------------------------------
+ * dimension.c: dimension loads
+ * ----------------------------------------------------------------
+ */
+extern LoadCounts dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too);
+extern void dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
+								  StringInfo names, StringInfo values);
+
+/* ----------------------------------------------------------------
+ * fact.c: fact loads
+ * ----------------------------------------------------------------
+ */
+extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
+
+/* ----------------------------------------------------------------
  * pypeline.c: GUCs
  * ----------------------------------------------------------------
  */

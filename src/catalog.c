@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		Reading ETL definitions from pypeline.dimension and pypeline.fact,
+ *		and the watermarks of incremental facts.
+ *
+ * All functions run SPI queries and expect the caller to be connected to
+ * SPI; results are copied into the caller's memory context.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+const char *
+etl_kind_name(EtlKind kind)
+{
+	return kind == ETL_DIMENSION ? "dimension" : "fact";
+}
+
+EtlKind
+etl_kind_from_name(const char *name)
+{
+	if (strcmp(name, "dimension") == 0)
+		return ETL_DIMENSION;
+	if (strcmp(name, "fact") == 0)
+		return ETL_FACT;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("ETL kind must be \"dimension\" or \"fact\", not \"%s\"", name)));
+	pg_unreachable();
+}
+
+static char *
+text_column(HeapTuple tuple, TupleDesc tupdesc, const char *column)
+{
+	char	   *value = SPI_getvalue(tuple, tupdesc, SPI_fnumber(tupdesc, column));
+
+	return value;
+}
+
+static List *
+text_array_column(HeapTuple tuple, TupleDesc tupdesc, const char *column)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(tuple, tupdesc, SPI_fnumber(tupdesc, column), &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	if (isnull)
+		return NIL;
+	deconstruct_array(DatumGetArrayTypeP(value), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
+/*
+ * The target as SQL: each part of a possibly qualified, possibly quoted
+ * name, re-quoted (so '"Order"' and 'dw.school_dim' both work and nothing
+ * else can be pasted into the generated statements).
+ */
+static char *
+quoted_target(const char *target)
+{
+	List	   *parts = stringToQualifiedNameList(target);
+
+	return NameListToQuotedString(parts);
+}
+
+static List *
+fact_lookups(const char *fact_name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(fact_name)};
+	List	   *result = NIL;
+
+	SPI_execute_with_args("SELECT l.key AS dimension, "
+						  "  CASE jsonb_typeof(l.value) WHEN 'array' "
+						  "    THEN ARRAY(SELECT jsonb_array_elements_text(l.value)) "
+						  "    ELSE ARRAY[l.value #>> '{}'] END AS columns "
+						  "FROM pypeline.fact f, jsonb_each(f.lookups) l "
+						  "WHERE f.name = $1 ORDER BY l.key",
+						  1, argtypes, args, NULL, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		FactLookup *lookup = palloc(sizeof(FactLookup));
+
+		lookup->dimension = text_column(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "dimension");
+		lookup->columns = text_array_column(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "columns");
+		result = lappend(result, lookup);
+	}
+	return result;
+}
+
+EtlDefinition *
+catalog_get_etl(EtlKind kind, const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	EtlDefinition *def;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+
+	if (kind == ETL_DIMENSION)
+		SPI_execute_with_args("SELECT * FROM pypeline.dimension WHERE name = $1",
+							  1, argtypes, args, NULL, true, 1);
+	else
+		SPI_execute_with_args("SELECT f.*, w.value AS watermark FROM pypeline.fact f "
+							  "LEFT JOIN pypeline.watermark w ON w.fact = f.name WHERE f.name = $1",
+							  1, argtypes, args, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s \"%s\" is not defined", etl_kind_name(kind), name),
+				 errhint("SELECT * FROM pypeline.etls lists the defined ETLs.")));
+
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	def = palloc0(sizeof(EtlDefinition));
+	def->kind = kind;
+	def->name = text_column(tuple, tupdesc, "name");
+	def->server = text_column(tuple, tupdesc, "server");
+	def->source_sql = text_column(tuple, tupdesc, "source_sql");
+	def->target = text_column(tuple, tupdesc, "target");
+	def->target_quoted = quoted_target(def->target);
+	def->target_ddl = text_column(tuple, tupdesc, "target_ddl");
+	def->active = strcmp(text_column(tuple, tupdesc, "active"), "t") == 0;
+
+	if (kind == ETL_DIMENSION)
+	{
+		def->natural_key = text_array_column(tuple, tupdesc, "natural_key");
+		def->surrogate_key = text_column(tuple, tupdesc, "surrogate_key");
+		def->scd_type = atoi(text_column(tuple, tupdesc, "scd_type"));
+		def->type1_columns = text_array_column(tuple, tupdesc, "type1_columns");
+		def->change_date_column = text_column(tuple, tupdesc, "change_date_column");
+		def->generator = text_column(tuple, tupdesc, "generator");
+		def->first_date = text_column(tuple, tupdesc, "first_date");
+		def->last_date = text_column(tuple, tupdesc, "last_date");
+		def->beginning_of_time = text_column(tuple, tupdesc, "beginning_of_time");
+		def->end_of_time = text_column(tuple, tupdesc, "end_of_time");
+	}
+	else
+	{
+		def->measures = text_array_column(tuple, tupdesc, "measures");
+		def->degenerate_columns = text_array_column(tuple, tupdesc, "degenerate_columns");
+		def->event_time_column = text_column(tuple, tupdesc, "event_time_column");
+		def->incremental_column = text_column(tuple, tupdesc, "incremental_column");
+		def->unmatched = text_column(tuple, tupdesc, "unmatched");
+		def->watermark = text_column(tuple, tupdesc, "watermark");
+		def->lookups = fact_lookups(def->name);
+	}
+	return def;
+}
+
+/* Names of the active ETLs of a kind, in definition order. */
+List *
+catalog_active_etls(EtlKind kind)
+{
+	List	   *result = NIL;
+
+	SPI_execute(kind == ETL_DIMENSION ?
+				"SELECT name FROM pypeline.dimension WHERE active ORDER BY position" :
+				"SELECT name FROM pypeline.fact WHERE active ORDER BY position",
+				true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, text_column(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "name"));
+	return result;
+}
+
+/* Names of the facts that look up a dimension. */
+List *
+catalog_facts_using(const char *dimension)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(dimension)};
+	List	   *result = NIL;
+
+	SPI_execute_with_args("SELECT name FROM pypeline.fact WHERE lookups ? $1 ORDER BY position",
+						  1, argtypes, args, NULL, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, text_column(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "name"));
+	return result;
+}
+
+void
+catalog_save_watermark(const char *fact, const char *value)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(fact), CStringGetTextDatum(value)};
+
+	SPI_execute_with_args("INSERT INTO pypeline.watermark (fact, value) VALUES ($1, $2) "
+						  "ON CONFLICT (fact) DO UPDATE SET value = excluded.value, updated_at = now()",
+						  2, argtypes, args, NULL, false, 0);
+}
+
+void
+catalog_forget_watermark(const char *fact)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(fact)};
+
+	SPI_execute_with_args("DELETE FROM pypeline.watermark WHERE fact = $1",
+						  1, argtypes, args, NULL, false, 0);
+}

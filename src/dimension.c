@@ -1,0 +1,565 @@
+/*-------------------------------------------------------------------------
+ *
+ * dimension.c
+ *		Dimension loads: target creation, the unknown member, and the
+ *		set-based merges of slowly changing dimensions of type 0, 1 and 2;
+ *		the generated calendar dimension.
+ *
+ * A load reads the whole source into a staging table (stage.c), checks its
+ * natural keys, then merges with a handful of statements:
+ *   type 0  new members only;
+ *   type 1  changed attributes overwritten in place;
+ *   type 2  a new version when a tracked attribute really changed (NULL-safe
+ *           IS DISTINCT FROM), the old one closed at the new one's
+ *           valid_from; type-1 columns overwritten on every version.
+ * Surrogate keys come from an identity column and never change for an
+ * existing member.  Inferred members (created by facts) are completed in
+ * place by the next load.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+/* Columns pypeline manages in every type 2 dimension. */
+#define VALID_FROM "valid_from"
+#define VALID_TO "valid_to"
+#define VERSION "version"
+#define IS_CURRENT "is_current"
+#define INFERRED "inferred"
+
+/* Source columns stored as attributes: all but the natural key and change date. */
+static List *
+attribute_columns(EtlDefinition *def, SourceCursor *cursor)
+{
+	List	   *result = NIL;
+
+	for (int i = 0; i < cursor->ncolumns; i++)
+	{
+		char	   *name = cursor->columns[i].name;
+
+		if (etl_list_has_string(def->natural_key, name))
+			continue;
+		if (def->change_date_column && strcmp(def->change_date_column, name) == 0)
+			continue;
+		result = lappend(result, name);
+	}
+	return result;
+}
+
+static List *
+list_difference_strings(List *all, List *remove)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, all)
+		if (!etl_list_has_string(remove, lfirst(lc)))
+			result = lappend(result, lfirst(lc));
+	return result;
+}
+
+/*
+ * Refuses to rebuild a dimension whose surrogate keys are referenced by
+ * fact rows that will not be rebuilt in the same transaction: new keys
+ * would leave those rows pointing at the wrong members.
+ */
+static void
+check_dependent_facts(EtlDefinition *def, bool facts_rebuilt_too)
+{
+	ListCell   *lc;
+
+	foreach(lc, catalog_facts_using(def->name))
+	{
+		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc));
+
+		if (facts_rebuilt_too && fact->active)
+			continue;
+		if (!etl_table_exists(fact->target_quoted))
+			continue;
+		if (etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x",
+							   fact->target_quoted)) == 0)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot rebuild dimension \"%s\": fact \"%s\" (table %s) holds rows that reference its surrogate keys",
+						def->name, fact->name, fact->target),
+				 errhint("Rebuild the facts in the same call: pypeline.refresh_data_warehouse(run_dimensions => true, run_facts => true, delete_existing_tables => true); or load the dimension incrementally.")));
+	}
+}
+
+/*
+ * Column names and SQL values of a placeholder member of a dimension: the
+ * unknown member (natural_key_exprs NIL: key -1) or an inferred member
+ * (natural key from the given expressions, surrogate key generated).
+ * Every NOT NULL column gets a value: text 'Unknown', numbers -1, false,
+ * -infinity, or the column default; anything else is an error that says
+ * which column needs a default.
+ */
+void
+dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
+					  StringInfo names, StringInfo values)
+{
+	bool		unknown = natural_key_exprs == NIL;
+	SPITupleTable *columns;
+
+	etl_exec(psprintf("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+					  "  a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', "
+					  "  t.typcategory "
+					  "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+					  "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+					  "ORDER BY a.attnum", quote_literal_cstr(dim->target_quoted)),
+			 SPI_OK_SELECT);
+	columns = SPI_tuptable;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = columns->vals[i];
+		char	   *name = SPI_getvalue(tuple, columns->tupdesc, 1);
+		char	   *type = SPI_getvalue(tuple, columns->tupdesc, 2);
+		bool		notnull = strcmp(SPI_getvalue(tuple, columns->tupdesc, 3), "t") == 0;
+		bool		has_default = strcmp(SPI_getvalue(tuple, columns->tupdesc, 4), "t") == 0;
+		char		category = SPI_getvalue(tuple, columns->tupdesc, 5)[0];
+		int			nk_index = list_length(dim->natural_key);
+		char	   *value = NULL;
+
+		for (int k = 0; k < list_length(dim->natural_key); k++)
+			if (strcmp(list_nth(dim->natural_key, k), name) == 0)
+				nk_index = k;
+
+		if (strcmp(name, dim->surrogate_key) == 0)
+			value = unknown ? "-1" : NULL;
+		else if (nk_index < list_length(dim->natural_key) && !unknown)
+			value = psprintf("CAST(%s AS %s)", (char *) list_nth(natural_key_exprs, nk_index), type);
+		else if (dim->scd_type == 2 && strcmp(name, VALID_FROM) == 0)
+			value = quote_literal_cstr(dim->beginning_of_time);
+		else if (dim->scd_type == 2 && strcmp(name, VALID_TO) == 0)
+			value = quote_literal_cstr(dim->end_of_time);
+		else if (dim->scd_type == 2 && strcmp(name, VERSION) == 0)
+			value = "1";
+		else if (dim->scd_type == 2 && strcmp(name, IS_CURRENT) == 0)
+			value = "true";
+		else if (strcmp(name, INFERRED) == 0)
+			value = unknown ? "false" : "true";
+		else if (nk_index < list_length(dim->natural_key) && !notnull)
+			value = NULL;		/* the unknown member has no natural key */
+		else if (category == TYPCATEGORY_STRING)
+			value = psprintf("CAST('Unknown' AS %s)", type);
+		else if (!notnull || has_default)
+			value = NULL;
+		else if (category == TYPCATEGORY_NUMERIC)
+			value = psprintf("CAST(-1 AS %s)", type);
+		else if (category == TYPCATEGORY_BOOLEAN)
+			value = "false";
+		else if (category == TYPCATEGORY_DATETIME && strcmp(type, "time without time zone") != 0 &&
+				 strcmp(type, "time with time zone") != 0)
+			value = psprintf("CAST('-infinity' AS %s)", type);
+		else if (category == TYPCATEGORY_TIMESPAN)
+			value = "'0'";
+		else if (category == TYPCATEGORY_ARRAY)
+			value = "'{}'";
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("cannot make the %s member of dimension \"%s\": column \"%s\" (%s) is NOT NULL and has no default",
+							unknown ? "unknown" : "inferred", dim->name, name, type),
+					 errhint("Give the column a DEFAULT in the target DDL, or make it nullable.")));
+
+		if (value == NULL)
+			continue;
+		if (names->len > 0)
+		{
+			appendStringInfoString(names, ", ");
+			appendStringInfoString(values, ", ");
+		}
+		appendStringInfoString(names, quote_identifier(name));
+		appendStringInfoString(values, value);
+	}
+}
+
+static void
+insert_unknown_member(EtlDefinition *def)
+{
+	StringInfoData names;
+	StringInfoData values;
+
+	initStringInfo(&names);
+	initStringInfo(&values);
+	dimension_placeholder(def, NIL, &names, &values);
+	etl_exec(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE VALUES (%s)",
+					  def->target_quoted, names.data, values.data),
+			 SPI_OK_INSERT);
+}
+
+static char *
+mapped_type_of(SourceCursor *cursor, const char *column)
+{
+	return convert_mapped_type_name(&cursor->columns[etl_source_column_index(cursor, column)]);
+}
+
+/*
+ * The derived target of a source dimension: surrogate key, the source's
+ * columns in their mapped types, the SCD columns and the inferred flag.
+ */
+static char *
+derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *attributes)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (%s bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+					 def->target_quoted, quote_identifier(def->surrogate_key));
+	foreach(lc, def->natural_key)
+		appendStringInfo(&sql, ", %s %s", quote_identifier(lfirst(lc)), mapped_type_of(cursor, lfirst(lc)));
+	foreach(lc, attributes)
+		appendStringInfo(&sql, ", %s %s", quote_identifier(lfirst(lc)), mapped_type_of(cursor, lfirst(lc)));
+	if (def->scd_type == 2)
+		appendStringInfoString(&sql, ", " VALID_FROM " timestamptz NOT NULL, " VALID_TO " timestamptz NOT NULL, "
+							   VERSION " integer NOT NULL, " IS_CURRENT " boolean NOT NULL");
+	appendStringInfoString(&sql, ", " INFERRED " boolean NOT NULL DEFAULT false)");
+	return sql.data;
+}
+
+/*
+ * Indexes the merges and lookups rely on: the natural key is unique (among
+ * current versions, for type 2), and type 2 lookups search by key and time.
+ */
+static void
+create_key_indexes(EtlDefinition *def)
+{
+	char	   *key = etl_column_list(def->natural_key, NULL);
+
+	if (def->scd_type == 2)
+	{
+		etl_exec(psprintf("CREATE UNIQUE INDEX ON %s (%s) WHERE " IS_CURRENT, def->target_quoted, key),
+				 SPI_OK_UTILITY);
+		etl_exec(psprintf("CREATE INDEX ON %s (%s, " VALID_FROM ")", def->target_quoted, key),
+				 SPI_OK_UTILITY);
+	}
+	else
+		etl_exec(psprintf("CREATE UNIQUE INDEX ON %s (%s)", def->target_quoted, key),
+				 SPI_OK_UTILITY);
+}
+
+static void
+create_target(EtlDefinition *def, const char *ddl)
+{
+	etl_log("Creating table %s.", def->target);
+	etl_exec(ddl, SPI_OK_UTILITY);
+	create_key_indexes(def);
+	insert_unknown_member(def);
+	etl_log("Table %s created.", def->target);
+}
+
+/*
+ * Drops the target on a rebuild and creates it when absent.  Returns true
+ * when the target is new (empty but for the unknown member).
+ */
+static bool
+prepare_target(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too, const char *derived)
+{
+	bool		exists = etl_table_exists(def->target_quoted);
+
+	if (exists && rebuild)
+	{
+		check_dependent_facts(def, facts_rebuilt_too);
+		etl_drop_table(def->target_quoted);
+		exists = false;
+	}
+	if (!exists)
+		create_target(def, def->target_ddl ? def->target_ddl : derived);
+	return !exists;
+}
+
+/*
+ * NULL or repeated natural keys would make members ambiguous: the run
+ * stops and names the problem instead of loading a corrupt dimension.
+ */
+static void
+check_natural_keys(EtlDefinition *def, const char *stage)
+{
+	char	   *key = etl_column_list(def->natural_key, "s");
+	uint64		nulls;
+	StringInfoData null_test;
+	ListCell   *lc;
+
+	initStringInfo(&null_test);
+	foreach(lc, def->natural_key)
+		appendStringInfo(&null_test, "%s s.%s IS NULL", null_test.len > 0 ? " OR" : "",
+						 quote_identifier(lfirst(lc)));
+	nulls = etl_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
+	if (nulls > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg_plural("source of dimension \"%s\" returned %llu row with a NULL natural key",
+							   "source of dimension \"%s\" returned %llu rows with a NULL natural key",
+							   nulls, def->name, (unsigned long long) nulls),
+				 errhint("Filter them out in the source query (WHERE ... IS NOT NULL) or give them a key.")));
+
+	etl_exec(psprintf("SELECT ROW(%s)::text, count(*) FROM pg_temp.%s s GROUP BY %s "
+					  "HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 1", key, stage, key),
+			 SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("source of dimension \"%s\" returned natural key %s %s times",
+						def->name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errhint("A dimension needs one source row per member: fix the source query (GROUP BY, DISTINCT).")));
+}
+
+/* "t.a = s.a, t.b = s.b" for UPDATE ... SET */
+static char *
+set_list(List *columns)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, columns)
+		appendStringInfo(&buf, "%s%s = s.%s", buf.len > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
+	return buf.data;
+}
+
+/* "ROW(t.a, t.b) IS DISTINCT FROM ROW(s.a, s.b)"; false for no columns */
+static char *
+differs(List *columns)
+{
+	if (columns == NIL)
+		return "false";
+	return psprintf("ROW(%s) IS DISTINCT FROM ROW(%s)",
+					etl_column_list(columns, "t"), etl_column_list(columns, "s"));
+}
+
+/*
+ * Counts new members and changed members before anything is written, so
+ * the counts describe source rows whatever statements apply them.
+ */
+static void
+classify(EtlDefinition *def, const char *stage, List *attributes, bool has_inferred, LoadCounts *counts)
+{
+	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
+
+	etl_exec(psprintf("SELECT count(*) FILTER (WHERE t.%s IS NULL), "
+					  "  count(*) FILTER (WHERE t.%s IS NOT NULL AND (%s%s)) "
+					  "FROM pg_temp.%s s LEFT JOIN %s t ON %s%s",
+					  quote_identifier(def->surrogate_key), quote_identifier(def->surrogate_key),
+					  def->scd_type == 0 ? "false" : differs(attributes),
+					  has_inferred ? " OR t." INFERRED : "",
+					  stage, def->target_quoted, key_match,
+					  def->scd_type == 2 ? " AND t." IS_CURRENT : ""),
+			 SPI_OK_SELECT);
+	counts->inserted = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
+	counts->updated = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), NULL, 10);
+	counts->unchanged = counts->read - counts->inserted - counts->updated;
+}
+
+/* Completes inferred members in place with their real attributes. */
+static void
+complete_inferred_members(EtlDefinition *def, const char *stage, List *attributes)
+{
+	if (attributes == NIL)
+		etl_exec(psprintf("UPDATE %s t SET " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
+						  def->target_quoted, stage,
+						  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+				 SPI_OK_UPDATE);
+	else
+		etl_exec(psprintf("UPDATE %s t SET %s, " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
+						  def->target_quoted, set_list(attributes), stage,
+						  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+				 SPI_OK_UPDATE);
+}
+
+static void
+insert_new_members(EtlDefinition *def, const char *stage, List *attributes)
+{
+	List	   *columns = list_concat_copy(def->natural_key, attributes);
+	char	   *scd_columns = def->scd_type == 2 ?
+		", " VALID_FROM ", " VALID_TO ", " VERSION ", " IS_CURRENT : "";
+	char	   *scd_values = def->scd_type == 2 ?
+		psprintf(", %s, %s, 1, true", quote_literal_cstr(def->beginning_of_time),
+				 quote_literal_cstr(def->end_of_time)) : "";
+
+	etl_exec(psprintf("INSERT INTO %s (%s%s) SELECT %s%s FROM pg_temp.%s s "
+					  "WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
+					  def->target_quoted, etl_column_list(columns, NULL), scd_columns,
+					  etl_column_list(columns, "s"), scd_values, stage,
+					  def->target_quoted,
+					  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+			 SPI_OK_INSERT);
+}
+
+static void
+merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_inferred)
+{
+	if (has_inferred)
+		complete_inferred_members(def, stage, attributes);
+	if (def->scd_type == 1 && attributes != NIL)
+		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
+						  def->target_quoted, set_list(attributes), stage,
+						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+						  differs(attributes)),
+				 SPI_OK_UPDATE);
+	insert_new_members(def, stage, attributes);
+}
+
+/*
+ * The instant a new version starts: the source's change date if the
+ * definition names one (naive DATETIME values are UTC, like the MySQL
+ * connection), else the load's transaction time.  Never before the start
+ * of the version it closes, so intervals stay well-formed.
+ */
+static char *
+version_start(EtlDefinition *def, SourceCursor *cursor)
+{
+	if (def->change_date_column == NULL)
+		return "now()";
+	return psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->change_date_column));
+}
+
+static void
+merge_type2(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *attributes,
+			bool has_inferred)
+{
+	List	   *tracked = list_difference_strings(attributes, def->type1_columns);
+	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
+	const char *sk = quote_identifier(def->surrogate_key);
+
+	if (has_inferred)
+		complete_inferred_members(def, stage, attributes);
+
+	/* type-1 columns: overwritten on every version */
+	if (def->type1_columns != NIL)
+		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
+						  def->target_quoted, set_list(def->type1_columns), stage, key_match,
+						  differs(def->type1_columns)),
+				 SPI_OK_UPDATE);
+
+	/* tracked columns: close the current version, add the next */
+	if (tracked != NIL)
+	{
+		List	   *columns = list_concat_copy(def->natural_key, attributes);
+
+		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_changed ON COMMIT DROP AS "
+						  "SELECT t.%s AS pypeline_old_key, t." VERSION " AS pypeline_old_version, "
+						  "  greatest(%s, t." VALID_FROM ") AS pypeline_since, %s "
+						  "FROM %s t JOIN pg_temp.%s s ON %s "
+						  "WHERE t." IS_CURRENT "%s AND %s",
+						  sk, version_start(def, cursor), etl_column_list(columns, "s"),
+						  def->target_quoted, stage, key_match,
+						  has_inferred ? " AND NOT t." INFERRED : "", differs(tracked)),
+				 SPI_OK_UTILITY);
+		etl_exec(psprintf("UPDATE %s t SET " VALID_TO " = c.pypeline_since, " IS_CURRENT " = false "
+						  "FROM pypeline_changed c WHERE t.%s = c.pypeline_old_key",
+						  def->target_quoted, sk),
+				 SPI_OK_UPDATE);
+		etl_exec(psprintf("INSERT INTO %s (%s, " VALID_FROM ", " VALID_TO ", " VERSION ", " IS_CURRENT ") "
+						  "SELECT %s, c.pypeline_since, %s, c.pypeline_old_version + 1, true "
+						  "FROM pypeline_changed c",
+						  def->target_quoted, etl_column_list(columns, NULL),
+						  etl_column_list(columns, "c"), quote_literal_cstr(def->end_of_time)),
+				 SPI_OK_INSERT);
+		etl_exec("DROP TABLE pypeline_changed", SPI_OK_UTILITY);
+	}
+	insert_new_members(def, stage, attributes);
+}
+
+/* The calendar dimension: one row per day, key YYYYMMDD. */
+static LoadCounts
+date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
+{
+	LoadCounts	counts = {0};
+	char	   *ddl = psprintf("CREATE TABLE %s (%s integer PRIMARY KEY, date date UNIQUE, "
+							   "year smallint, quarter smallint, month smallint, month_name text, "
+							   "day_of_month smallint, day_of_week smallint, day_name text, "
+							   "week_of_year smallint, day_of_year smallint, is_weekend boolean, "
+							   INFERRED " boolean NOT NULL DEFAULT false)",
+							   def->target_quoted, quote_identifier(def->surrogate_key));
+
+	/* the merges of source dimensions do not apply; the key is the date */
+	def->target_ddl = NULL;
+	if (etl_table_exists(def->target_quoted) && rebuild)
+	{
+		check_dependent_facts(def, facts_rebuilt_too);
+		etl_drop_table(def->target_quoted);
+	}
+	if (!etl_table_exists(def->target_quoted))
+	{
+		etl_log("Creating table %s.", def->target);
+		etl_exec(ddl, SPI_OK_UTILITY);
+		insert_unknown_member(def);
+		etl_log("Table %s created.", def->target);
+	}
+	etl_log("Loading data");
+	counts.read = etl_count(psprintf("SELECT %s::date - %s::date + 1",
+									 quote_literal_cstr(def->last_date), quote_literal_cstr(def->first_date)));
+	counts.inserted = etl_exec(psprintf("INSERT INTO %s (%s, date, year, quarter, month, month_name, "
+										"day_of_month, day_of_week, day_name, week_of_year, day_of_year, is_weekend) "
+										"SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), "
+										"  extract(quarter FROM d), extract(month FROM d), to_char(d, 'FMMonth'), "
+										"  extract(day FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), "
+										"  extract(week FROM d), extract(doy FROM d), extract(isodow FROM d) >= 6 "
+										"FROM generate_series(%s::date, %s::date, interval '1 day') g(t), "
+										"  LATERAL (SELECT t::date AS d) x "
+										"ON CONFLICT DO NOTHING",
+										def->target_quoted, quote_identifier(def->surrogate_key),
+										quote_literal_cstr(def->first_date), quote_literal_cstr(def->last_date)),
+							   SPI_OK_INSERT);
+	counts.unchanged = counts.read - counts.inserted;
+	return counts;
+}
+
+/*
+ * Loads a dimension: source into staging, checks, target creation, merge.
+ */
+LoadCounts
+dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
+{
+	LoadCounts	counts = {0};
+	SourceCursor *cursor;
+	char	   *stage;
+	List	   *attributes;
+	List	   *needed;
+	bool		has_inferred;
+	ListCell   *lc;
+
+	if (def->generator)
+		return date_dimension_load(def, rebuild, facts_rebuilt_too);
+
+	etl_log("Executing source query for dimension %s", def->target);
+	cursor = source_open(def->server, def->source_sql, def->name);
+	foreach(lc, def->natural_key)
+		etl_require_source_column(def, cursor, lfirst(lc), "natural key");
+	foreach(lc, def->type1_columns)
+		etl_require_source_column(def, cursor, lfirst(lc), "type-1 column");
+	if (def->change_date_column)
+		etl_require_source_column(def, cursor, def->change_date_column, "change date column");
+	attributes = attribute_columns(def, cursor);
+
+	stage = stage_create(cursor, def->name);
+	etl_log("Loading data");
+	counts.read = stage_load(cursor, stage);
+	source_close(cursor);
+	check_natural_keys(def, stage);
+
+	prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
+	needed = list_concat_copy(def->natural_key, attributes);
+	needed = lappend(needed, def->surrogate_key);
+	if (def->scd_type == 2)
+		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
+	etl_require_target_columns(def, needed);
+	has_inferred = etl_list_has_string(etl_table_columns(def->target_quoted), INFERRED);
+
+	classify(def, stage, attributes, has_inferred, &counts);
+	if (def->scd_type == 2)
+		merge_type2(def, cursor, stage, attributes, has_inferred);
+	else
+		merge_type1(def, stage, attributes, has_inferred);
+	stage_drop(stage);
+	return counts;
+}

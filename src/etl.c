@@ -1,0 +1,533 @@
+/*-------------------------------------------------------------------------
+ *
+ * etl.c
+ *		Running ETLs: pypeline.process_etl, pypeline.refresh_data_warehouse
+ *		and pypeline.test_dimension_source; locking, the run log and the
+ *		old tool's log lines; small SPI helpers the loaders share.
+ *
+ * An ETL runs inside the caller's transaction, so it is atomic: an error
+ * anywhere rolls back its target, its watermark and its run-log row, and
+ * readers see the old table until the new one commits.  The error carries
+ * a context line naming the ETL and its target.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(pypeline_process_etl);
+PG_FUNCTION_INFO_V1(pypeline_refresh_data_warehouse);
+PG_FUNCTION_INFO_V1(pypeline_test_dimension_source);
+
+/*
+ * The old tool's log lines go to the server log at LOG; a client sees them
+ * with SET client_min_messages = log.
+ */
+void
+etl_log(const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	ereport(LOG, (errmsg_internal("%s", buf.data), errhidestmt(true)));
+	pfree(buf.data);
+}
+
+/* Runs a statement through SPI; returns the rows it processed. */
+uint64
+etl_exec(const char *sql, int expected)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "unexpected SPI result %s for: %s", SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+/* Runs a query returning one bigint (NULL counts as 0). */
+uint64
+etl_count(const char *sql)
+{
+	bool		isnull;
+	Datum		value;
+
+	etl_exec(sql, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "expected one row from: %s", sql);
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : (uint64) DatumGetInt64(value);
+}
+
+bool
+etl_table_exists(const char *quoted_name)
+{
+	return etl_count(psprintf("SELECT count(*) FROM pg_catalog.to_regclass(%s) r WHERE r IS NOT NULL",
+							  quote_literal_cstr(quoted_name))) > 0;
+}
+
+void
+etl_drop_table(const char *quoted_name)
+{
+	etl_log("Dropping table %s", quoted_name);
+	etl_exec(psprintf("DROP TABLE %s", quoted_name), SPI_OK_UTILITY);
+	etl_log("Dropped table %s", quoted_name);
+}
+
+/* "a, b" or, with a prefix, "p.a, p.b"; every name quoted */
+char *
+etl_column_list(List *columns, const char *prefix)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, columns)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		if (prefix)
+			appendStringInfo(&buf, "%s.", prefix);
+		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
+	}
+	return buf.data;
+}
+
+/* "l.a = r.x AND l.b = r.y" */
+char *
+etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias)
+{
+	StringInfoData buf;
+	ListCell   *l;
+	ListCell   *r;
+
+	initStringInfo(&buf);
+	forboth(l, left, r, right)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "%s.%s = %s.%s",
+						 left_alias, quote_identifier(lfirst(l)),
+						 right_alias, quote_identifier(lfirst(r)));
+	}
+	return buf.data;
+}
+
+bool
+etl_list_has_string(List *list, const char *value)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), value) == 0)
+			return true;
+	return false;
+}
+
+int
+etl_source_column_index(SourceCursor *cursor, const char *name)
+{
+	for (int i = 0; i < cursor->ncolumns; i++)
+		if (strcmp(cursor->columns[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static char *
+source_column_names(SourceCursor *cursor)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < cursor->ncolumns; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", cursor->columns[i].name);
+	return buf.data;
+}
+
+void
+etl_require_source_column(EtlDefinition *def, SourceCursor *cursor, const char *column,
+					  const char *role)
+{
+	if (etl_source_column_index(cursor, column) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("source query of %s \"%s\" returns no column \"%s\" (its %s)",
+						etl_kind_name(def->kind), def->name, column, role),
+				 errdetail("The query returns: %s.", source_column_names(cursor)),
+				 errhint("Alias the column in the source query (SELECT id AS %s ...) or fix the definition.",
+						 quote_identifier(column))));
+}
+
+/* Column names of an existing table. */
+List *
+etl_table_columns(const char *quoted_table)
+{
+	List	   *result = NIL;
+
+	etl_exec(psprintf("SELECT attname FROM pg_catalog.pg_attribute "
+					  "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+					  "ORDER BY attnum", quote_literal_cstr(quoted_table)),
+			 SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	return result;
+}
+
+/*
+ * Refuses a run that would write columns the target does not have.  A
+ * target made by hand (target_ddl) or by an older source must be altered
+ * on purpose: a silent drop of a source column's values is never right.
+ */
+void
+etl_require_target_columns(EtlDefinition *def, List *needed)
+{
+	List	   *existing = etl_table_columns(def->target_quoted);
+	ListCell   *lc;
+
+	foreach(lc, needed)
+		if (!etl_list_has_string(existing, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table %s of %s \"%s\" has no column \"%s\"",
+							def->target, etl_kind_name(def->kind), def->name, (char *) lfirst(lc)),
+					 errdetail("The source query returns that column, or the ETL needs it."),
+					 errhint("Add the column with ALTER TABLE, or rebuild the table with delete_existing_table => true.")));
+}
+
+/* format_type of a column of a table, e.g. "bigint" */
+char *
+etl_column_type(const char *quoted_table, const char *column)
+{
+	etl_exec(psprintf("SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+					  "WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
+					  quote_literal_cstr(quoted_table), quote_literal_cstr(column)),
+			 SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table %s has no column \"%s\"", quoted_table, column)));
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * SQL for the instant held by staged column "s.<column>": timestamptz as it
+ * is; DATETIME and DATE values, which carry no zone, read as UTC like the
+ * MySQL connection.
+ */
+char *
+etl_utc_instant(SourceCursor *cursor, const char *column)
+{
+	for (int i = 0; i < cursor->ncolumns; i++)
+		if (strcmp(cursor->columns[i].name, column) == 0 &&
+			cursor->columns[i].mapped_type == TIMESTAMPTZOID)
+			return psprintf("s.%s", quote_identifier(column));
+	return psprintf("(CAST(s.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(column));
+}
+
+/* Python's str(timedelta), as the old tool printed it: 0:00:00.124727 */
+static char *
+format_elapsed(TimestampTz start, TimestampTz end)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(start, end, &secs, &usecs);
+	return psprintf("%ld:%02ld:%02ld.%06d", secs / 3600, (secs / 60) % 60, secs % 60, usecs);
+}
+
+typedef struct EtlErrorContext
+{
+	EtlKind		kind;
+	const char *name;
+	const char *target;
+} EtlErrorContext;
+
+static void
+etl_error_context(void *arg)
+{
+	EtlErrorContext *ctx = arg;
+
+	if (ctx->target)
+		errcontext("%s ETL \"%s\" (table %s)", etl_kind_name(ctx->kind), ctx->name, ctx->target);
+	else
+		errcontext("%s ETL \"%s\"", etl_kind_name(ctx->kind), ctx->name);
+}
+
+/*
+ * Serialises runs of one ETL: the second waits for the first to commit,
+ * and says so.
+ */
+static void
+lock_etl(EtlKind kind, const char *name)
+{
+	char	   *key = quote_literal_cstr(psprintf("%s:%s", etl_kind_name(kind), name));
+
+	if (etl_count(psprintf("SELECT count(*) FROM pg_catalog.pg_try_advisory_xact_lock("
+						   "pg_catalog.hashtext('pypeline'), pg_catalog.hashtext(%s)) l WHERE l", key)) == 0)
+	{
+		ereport(NOTICE,
+				(errmsg("waiting for another run of %s \"%s\" to finish", etl_kind_name(kind), name)));
+		etl_exec(psprintf("SELECT pg_catalog.pg_advisory_xact_lock("
+						  "pg_catalog.hashtext('pypeline'), pg_catalog.hashtext(%s))", key),
+				 SPI_OK_SELECT);
+	}
+}
+
+static void
+record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCounts *counts)
+{
+	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		args[9];
+
+	args[0] = CStringGetTextDatum(etl_kind_name(def->kind));
+	args[1] = CStringGetTextDatum(def->name);
+	args[2] = CStringGetTextDatum(def->target);
+	args[3] = TimestampTzGetDatum(started);
+	args[4] = TimestampTzGetDatum(finished);
+	args[5] = Int64GetDatum((int64) counts->read);
+	args[6] = Int64GetDatum((int64) counts->inserted);
+	args[7] = Int64GetDatum((int64) counts->updated);
+	args[8] = Int64GetDatum((int64) counts->unchanged);
+	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
+						  "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, status) "
+						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'success')",
+						  9, argtypes, args, NULL, false, 0);
+}
+
+/*
+ * Runs one ETL; the caller is connected to SPI.  facts_rebuilt_too says
+ * that the facts looking up a rebuilt dimension are rebuilt in the same
+ * transaction, so their old surrogate keys need not stay valid.
+ */
+static LoadCounts
+run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
+{
+	EtlErrorContext ctx = {kind, name, NULL};
+	ErrorContextCallback callback = {error_context_stack, etl_error_context, &ctx};
+	MemoryContext run_context = AllocSetContextCreate(CurrentMemoryContext,
+													  "pypeline ETL run",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(run_context);
+	EtlDefinition *def;
+	LoadCounts	counts;
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz finished;
+
+	error_context_stack = &callback;
+	def = catalog_get_etl(kind, name);
+	ctx.target = def->target;
+	lock_etl(kind, name);
+
+	if (kind == ETL_DIMENSION)
+		counts = dimension_load(def, rebuild, facts_rebuilt_too);
+	else
+		counts = fact_load(def, rebuild);
+
+	finished = GetCurrentTimestamp();
+	record_run(def, started, finished, &counts);
+	etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
+			(unsigned long long) counts.read, def->target, format_elapsed(started, finished));
+	error_context_stack = callback.previous;
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(run_context);
+	return counts;
+}
+
+static HeapTuple
+result_tuple(TupleDesc tupdesc, EtlKind kind, const char *name, uint64 rows)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = CStringGetTextDatum(etl_kind_name(kind));
+	values[1] = CStringGetTextDatum(name);
+	values[2] = Int64GetDatum((int64) rows);
+	return heap_form_tuple(tupdesc, values, nulls);
+}
+
+/*
+ * pypeline.process_etl(name, kind, delete_existing_table) -> (etl_type, etl_name, rows)
+ */
+Datum
+pypeline_process_etl(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	EtlKind		kind = etl_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	bool		rebuild = PG_GETARG_BOOL(2);
+	TupleDesc	tupdesc;
+	LoadCounts	counts;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	SPI_connect();
+	counts = run_etl(kind, name, rebuild, false);
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(result_tuple(BlessTupleDesc(tupdesc), kind, name, counts.read)));
+}
+
+/*
+ * pypeline.refresh_data_warehouse(run_dimensions, run_facts, delete_existing_tables)
+ *
+ * Every active dimension, then every active fact, in definition order, in
+ * one transaction: one row per ETL, like the old [[dimensions], [facts]].
+ */
+Datum
+pypeline_refresh_data_warehouse(PG_FUNCTION_ARGS)
+{
+	bool		run_dimensions = PG_GETARG_BOOL(0);
+	bool		run_facts = PG_GETARG_BOOL(1);
+	bool		rebuild = PG_GETARG_BOOL(2);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	for (int pass = 0; pass < 2; pass++)
+	{
+		EtlKind		kind = pass == 0 ? ETL_DIMENSION : ETL_FACT;
+
+		if ((kind == ETL_DIMENSION && !run_dimensions) || (kind == ETL_FACT && !run_facts))
+			continue;
+		foreach(lc, catalog_active_etls(kind))
+		{
+			const char *name = lfirst(lc);
+			LoadCounts	counts = run_etl(kind, name, rebuild, run_facts);
+
+			tuplestore_puttuple(rsinfo->setResult,
+								result_tuple(rsinfo->setDesc, kind, name, counts.read));
+		}
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Reads one dimension's source to the end, converting every value, and
+ * checks that its natural key columns are there; returns the row count.
+ */
+static uint64
+read_dimension_source(const char *name, const char *server, const char *sql, List *natural_key)
+{
+	SourceCursor *cursor = source_open(server, sql, name);
+	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
+													  "pypeline source test row",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt;
+	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
+	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
+	uint64		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, natural_key)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < cursor->ncolumns && !found; i++)
+			found = strcmp(cursor->columns[i].name, lfirst(lc)) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source query of dimension \"%s\" has no natural key column \"%s\"",
+							name, (char *) lfirst(lc))));
+	}
+	oldcxt = MemoryContextSwitchTo(row_context);
+	while (source_next(cursor, values, nulls))
+	{
+		rows++;
+		MemoryContextReset(row_context);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(row_context);
+	source_close(cursor);
+	return rows;
+}
+
+/*
+ * pypeline.test_dimension_source() -> (etl_name, server, status, rows, message)
+ *
+ * The old --test_dimension_source: runs every active dimension's source
+ * query (read-only on MySQL, nothing written here) and reports each
+ * outcome instead of stopping at the first error.
+ */
+Datum
+pypeline_test_dimension_source(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext callcxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *names;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	names = catalog_active_etls(ETL_DIMENSION);
+	foreach(lc, names)
+	{
+		EtlDefinition *def = catalog_get_etl(ETL_DIMENSION, lfirst(lc));
+		MemoryContext spicxt = CurrentMemoryContext;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (def->generator)
+			continue;
+		values[0] = CStringGetTextDatum(def->name);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->server));
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(spicxt);
+		PG_TRY();
+		{
+			uint64		rows = read_dimension_source(def->name, def->server, def->source_sql,
+													 def->natural_key);
+
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(spicxt);
+			CurrentResourceOwner = owner;
+			values[2] = CStringGetTextDatum("ok");
+			values[3] = Int64GetDatum((int64) rows);
+			nulls[4] = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(spicxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(spicxt);
+			CurrentResourceOwner = owner;
+			values[2] = CStringGetTextDatum("error");
+			nulls[3] = true;
+			values[4] = CStringGetTextDatum(edata->detail ?
+											psprintf("%s: %s", edata->message, edata->detail) :
+											edata->message);
+		}
+		PG_END_TRY();
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(callcxt);
+	return (Datum) 0;
+}

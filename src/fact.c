@@ -1,0 +1,345 @@
+/*-------------------------------------------------------------------------
+ *
+ * fact.c
+ *		Fact loads: source rows staged, natural keys resolved to surrogate
+ *		keys by one set-based INSERT ... SELECT with a LEFT JOIN per lookup.
+ *
+ * A lookup into a type 2 dimension picks the version valid at the fact's
+ * event time ([valid_from, valid_to)), so late facts get the version of
+ * their time; without an event time it picks the current version.  A key
+ * with no member becomes the unknown member (-1), an inferred member, or an
+ * error, per definition.  Incremental facts read only source rows past the
+ * saved watermark, which is saved in the same transaction as the rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+typedef struct ResolvedLookup
+{
+	FactLookup *lookup;
+	EtlDefinition *dimension;
+	char	   *alias;			/* d1, d2, ... in the load statement */
+	char	   *key_type;		/* type of the dimension's surrogate key */
+	List	   *natural_key_types;	/* types of its natural key columns */
+} ResolvedLookup;
+
+/* `name`, with backticks doubled */
+static char *
+mysql_quote_identifier(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '`');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '`')
+			appendStringInfoChar(&buf, '`');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '`');
+	return buf.data;
+}
+
+static bool
+is_integer(const char *value)
+{
+	const char *p = value;
+
+	if (*p == '-')
+		p++;
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			return false;
+	return true;
+}
+
+/*
+ * The source query, restricted to rows past the watermark when the load is
+ * incremental.  A trailing semicolon would end the derived table early.
+ */
+static char *
+source_query(EtlDefinition *def, bool incremental)
+{
+	char	   *sql = pstrdup(def->source_sql);
+	int			len = strlen(sql);
+
+	while (len > 0 && (sql[len - 1] == ';' || isspace((unsigned char) sql[len - 1])))
+		sql[--len] = '\0';
+	if (!incremental)
+		return sql;
+	/* integers unquoted: MySQL compares an integer with a string as doubles */
+	return psprintf("SELECT * FROM (%s) AS pypeline_source WHERE %s > %s", sql,
+					mysql_quote_identifier(def->incremental_column),
+					is_integer(def->watermark) ? def->watermark : source_quote_literal(def->watermark));
+}
+
+static ResolvedLookup *
+resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
+{
+	ResolvedLookup *r = palloc0(sizeof(ResolvedLookup));
+	ListCell   *lc;
+
+	r->lookup = lookup;
+	r->dimension = catalog_get_etl(ETL_DIMENSION, lookup->dimension);
+	r->alias = psprintf("d%d", n);
+	if (list_length(lookup->columns) != list_length(r->dimension->natural_key))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fact \"%s\" looks up dimension \"%s\" with %d source columns, but its natural key has %d",
+						def->name, lookup->dimension, list_length(lookup->columns),
+						list_length(r->dimension->natural_key)),
+				 errhint("Give the lookup an array of source columns in natural key order.")));
+	if (!etl_table_exists(r->dimension->target_quoted))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fact \"%s\" needs dimension \"%s\", whose table %s does not exist",
+						def->name, lookup->dimension, r->dimension->target),
+				 errhint("Run the dimension first: SELECT * FROM pypeline.process_etl('%s', 'dimension').",
+						 lookup->dimension)));
+	r->key_type = etl_column_type(r->dimension->target_quoted, r->dimension->surrogate_key);
+	foreach(lc, r->dimension->natural_key)
+		r->natural_key_types = lappend(r->natural_key_types,
+									   etl_column_type(r->dimension->target_quoted, lfirst(lc)));
+	return r;
+}
+
+/*
+ * "d1.user_id = CAST(s.user_id AS bigint) AND ...": the source value is
+ * cast to the dimension's key type, so a DATETIME finds its day in a date
+ * dimension and integer widths never matter.
+ */
+static char *
+key_match(ResolvedLookup *r, const char *dim_alias)
+{
+	StringInfoData buf;
+	ListCell   *nk;
+	ListCell   *col;
+	ListCell   *type;
+
+	initStringInfo(&buf);
+	forthree(nk, r->dimension->natural_key, col, r->lookup->columns, type, r->natural_key_types)
+		appendStringInfo(&buf, "%s%s.%s = CAST(s.%s AS %s)", buf.len > 0 ? " AND " : "",
+						 dim_alias, quote_identifier(lfirst(nk)),
+						 quote_identifier(lfirst(col)), (char *) lfirst(type));
+	return buf.data;
+}
+
+/* Source rows whose key is given (not NULL) but has no member. */
+static char *
+unmatched_condition(ResolvedLookup *r)
+{
+	StringInfoData buf;
+	ListCell   *col;
+
+	initStringInfo(&buf);
+	foreach(col, r->lookup->columns)
+		appendStringInfo(&buf, "s.%s IS NOT NULL AND ", quote_identifier(lfirst(col)));
+	appendStringInfo(&buf, "NOT EXISTS (SELECT 1 FROM %s m WHERE %s)",
+					 r->dimension->target_quoted, key_match(r, "m"));
+	return buf.data;
+}
+
+static void
+refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
+{
+	uint64		unmatched;
+
+	etl_exec(psprintf("SELECT count(*), min(ROW(%s)::text) FROM pg_temp.%s s WHERE %s",
+					  etl_column_list(r->lookup->columns, "s"), stage, unmatched_condition(r)),
+			 SPI_OK_SELECT);
+	unmatched = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
+	if (unmatched > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("%llu rows of fact \"%s\" have no member in dimension \"%s\", for example key %s",
+						(unsigned long long) unmatched, def->name, r->dimension->name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errhint("Load the dimension first, or define the fact with unmatched => 'unknown' or 'inferred'.")));
+}
+
+/*
+ * Adds an inferred member for every distinct key the dimension lacks; the
+ * dimension's next load completes it in place.
+ */
+static void
+add_inferred_members(ResolvedLookup *r, const char *stage)
+{
+	StringInfoData names;
+	StringInfoData values;
+	List	   *exprs = NIL;
+	ListCell   *col;
+
+	foreach(col, r->lookup->columns)
+		exprs = lappend(exprs, psprintf("s.%s", quote_identifier(lfirst(col))));
+	initStringInfo(&names);
+	initStringInfo(&values);
+	dimension_placeholder(r->dimension, exprs, &names, &values);
+	etl_exec(psprintf("INSERT INTO %s (%s) SELECT DISTINCT %s FROM pg_temp.%s s WHERE %s",
+					  r->dimension->target_quoted, names.data, values.data, stage,
+					  unmatched_condition(r)),
+			 SPI_OK_INSERT);
+}
+
+static char *
+derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", def->target_quoted);
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+
+		appendStringInfo(&sql, "%s%s %s NOT NULL", foreach_current_index(lc) > 0 ? ", " : "",
+						 quote_identifier(r->dimension->surrogate_key), r->key_type);
+	}
+	foreach(lc, stored)
+	{
+		int			i = etl_source_column_index(cursor, lfirst(lc));
+
+		appendStringInfo(&sql, "%s%s %s", sql.data[sql.len - 1] == '(' ? "" : ", ",
+						 quote_identifier(lfirst(lc)), convert_mapped_type_name(&cursor->columns[i]));
+	}
+	appendStringInfoChar(&sql, ')');
+	return sql.data;
+}
+
+/*
+ * The load statement: one LEFT JOIN per lookup, as-of for type 2.
+ */
+static uint64
+insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const char *stage)
+{
+	StringInfoData columns;
+	StringInfoData select;
+	StringInfoData joins;
+	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+	ListCell   *lc;
+
+	initStringInfo(&columns);
+	initStringInfo(&select);
+	initStringInfo(&joins);
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+		char	   *as_of = "";
+
+		if (r->dimension->scd_type == 2 && def->event_time_column)
+		{
+			char	   *event = psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->event_time_column));
+
+			as_of = psprintf(" AND %s.valid_from <= %s AND %s < %s.valid_to",
+							 r->alias, event, event, r->alias);
+		}
+		else if (r->dimension->scd_type == 2)
+			as_of = psprintf(" AND %s.is_current", r->alias);
+
+		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "",
+						 quote_identifier(r->dimension->surrogate_key));
+		appendStringInfo(&select, "%scoalesce(%s.%s, -1)", select.len > 0 ? ", " : "",
+						 r->alias, quote_identifier(r->dimension->surrogate_key));
+		appendStringInfo(&joins, " LEFT JOIN %s %s ON %s%s", r->dimension->target_quoted,
+						 r->alias, key_match(r, r->alias), as_of);
+	}
+	foreach(lc, stored)
+	{
+		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
+		appendStringInfo(&select, "%ss.%s", select.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
+	}
+	return etl_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s s%s",
+							 def->target_quoted, columns.data, select.data, stage, joins.data),
+					SPI_OK_INSERT);
+}
+
+LoadCounts
+fact_load(EtlDefinition *def, bool rebuild)
+{
+	LoadCounts	counts = {0};
+	bool		exists = etl_table_exists(def->target_quoted);
+	bool		incremental = def->incremental_column && def->watermark && exists && !rebuild;
+	SourceCursor *cursor;
+	char	   *stage;
+	List	   *resolved = NIL;
+	List	   *needed = NIL;
+	ListCell   *lc;
+
+	etl_log("Executing source query for fact %s", def->target);
+	cursor = source_open(def->server, source_query(def, incremental), def->name);
+	foreach(lc, def->lookups)
+	{
+		ListCell   *col;
+
+		foreach(col, ((FactLookup *) lfirst(lc))->columns)
+			etl_require_source_column(def, cursor, lfirst(col), "lookup column");
+	}
+	foreach(lc, def->measures)
+		etl_require_source_column(def, cursor, lfirst(lc), "measure");
+	foreach(lc, def->degenerate_columns)
+		etl_require_source_column(def, cursor, lfirst(lc), "degenerate column");
+	if (def->event_time_column)
+		etl_require_source_column(def, cursor, def->event_time_column, "event time column");
+	if (def->incremental_column)
+		etl_require_source_column(def, cursor, def->incremental_column, "incremental column");
+
+	stage = stage_create(cursor, def->name);
+	etl_log("Loading data");
+	counts.read = stage_load(cursor, stage);
+	source_close(cursor);
+
+	foreach(lc, def->lookups)
+	{
+		ResolvedLookup *r = resolve_lookup(def, lfirst(lc), foreach_current_index(lc) + 1);
+
+		resolved = lappend(resolved, r);
+		needed = lappend(needed, r->dimension->surrogate_key);
+	}
+
+	if (exists && rebuild)
+	{
+		etl_drop_table(def->target_quoted);
+		exists = false;
+	}
+	if (!exists)
+	{
+		etl_log("Creating table %s.", def->target);
+		etl_exec(def->target_ddl ? def->target_ddl : derived_ddl(def, cursor, resolved), SPI_OK_UTILITY);
+		etl_log("Table %s created.", def->target);
+		catalog_forget_watermark(def->name);
+	}
+	needed = list_concat(needed, def->degenerate_columns);
+	needed = list_concat(needed, def->measures);
+	etl_require_target_columns(def, needed);
+
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+
+		/* a calendar has no source to complete an inferred day from */
+		if (strcmp(def->unmatched, "error") == 0)
+			refuse_unmatched(def, r, stage);
+		else if (strcmp(def->unmatched, "inferred") == 0 && r->dimension->generator == NULL)
+			add_inferred_members(r, stage);
+	}
+
+	counts.inserted = insert_facts(def, cursor, resolved, stage);
+	if (def->incremental_column)
+	{
+		etl_exec(psprintf("SELECT max(%s)::text FROM pg_temp.%s",
+						  quote_identifier(def->incremental_column), stage),
+				 SPI_OK_SELECT);
+		if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
+			catalog_save_watermark(def->name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	}
+	stage_drop(stage);
+	return counts;
+}
