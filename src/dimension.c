@@ -132,7 +132,7 @@ dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 		if (strcmp(name, dim->surrogate_key) == 0)
 			value = unknown ? "-1" : NULL;
 		else if (nk_index < list_length(dim->natural_key) && !unknown)
-			value = psprintf("CAST(%s AS %s)", (char *) list_nth(natural_key_exprs, nk_index), type);
+			value = list_nth(natural_key_exprs, nk_index);
 		else if (dim->scd_type == 2 && strcmp(name, VALID_FROM) == 0)
 			value = quote_literal_cstr(dim->beginning_of_time);
 		else if (dim->scd_type == 2 && strcmp(name, VALID_TO) == 0)
@@ -146,16 +146,16 @@ dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 		else if (nk_index < list_length(dim->natural_key) && !notnull)
 			value = NULL;		/* the unknown member has no natural key */
 		else if (category == TYPCATEGORY_STRING)
-			value = psprintf("CAST('Unknown' AS %s)", type);
+			value = "'Unknown'";
 		else if (!notnull || has_default)
 			value = NULL;
 		else if (category == TYPCATEGORY_NUMERIC)
-			value = psprintf("CAST(-1 AS %s)", type);
+			value = "-1";
 		else if (category == TYPCATEGORY_BOOLEAN)
 			value = "false";
 		else if (category == TYPCATEGORY_DATETIME && strcmp(type, "time without time zone") != 0 &&
 				 strcmp(type, "time with time zone") != 0)
-			value = psprintf("CAST('-infinity' AS %s)", type);
+			value = "'-infinity'";
 		else if (category == TYPCATEGORY_TIMESPAN)
 			value = "'0'";
 		else if (category == TYPCATEGORY_ARRAY)
@@ -175,7 +175,8 @@ dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 			appendStringInfoString(values, ", ");
 		}
 		appendStringInfoString(names, quote_identifier(name));
-		appendStringInfoString(values, value);
+		/* typed, so the values also serve in SELECT DISTINCT */
+		appendStringInfo(values, "CAST(%s AS %s)", value, type);
 	}
 }
 

@@ -158,9 +158,10 @@ refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 	if (unmatched > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("%llu rows of fact \"%s\" have no member in dimension \"%s\", for example key %s",
-						(unsigned long long) unmatched, def->name, r->dimension->name,
-						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errmsg_plural("%llu row of fact \"%s\" has no member in dimension \"%s\": key %s",
+							   "%llu rows of fact \"%s\" have no member in dimension \"%s\", for example key %s",
+							   unmatched, (unsigned long long) unmatched, def->name, r->dimension->name,
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
 				 errhint("Load the dimension first, or define the fact with unmatched => 'unknown' or 'inferred'.")));
 }
 
