@@ -93,6 +93,7 @@ start_postgres() {
 		unix_socket_directories = '$PYPELINE_TMP'
 		shared_preload_libraries = 'pg_cron'
 		cron.database_name = '$db'
+		cron.use_background_workers = on
 		fsync = off
 		synchronous_commit = off
 		max_worker_processes = 16

@@ -337,3 +337,227 @@ AS 'MODULE_PATHNAME', 'pypeline_test_dimension_source'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pypeline.test_dimension_source IS
 'Reads every active dimension source (read-only on both sides) and reports ok or the error';
+
+-------------------------------------------------------------------------------
+-- Asynchronous tasks (the old Celery tasks), run by dynamic background workers
+-------------------------------------------------------------------------------
+CREATE TABLE pypeline.task (
+	id bigserial PRIMARY KEY,
+	parent_id bigint REFERENCES pypeline.task ON DELETE CASCADE,
+	what text NOT NULL CHECK (what IN ('process_etl', 'refresh_data_warehouse')),
+	arguments jsonb NOT NULL,
+	state text NOT NULL DEFAULT 'PENDING'
+		CHECK (state IN ('PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED')),
+	result jsonb,
+	error text,
+	submitted_at timestamptz NOT NULL DEFAULT now(),
+	started_at timestamptz,
+	finished_at timestamptz,
+	worker_pid integer,
+	submitted_by name NOT NULL DEFAULT current_user,
+	database name NOT NULL DEFAULT current_database()
+);
+CREATE INDEX ON pypeline.task (state, submitted_by) WHERE state IN ('PENDING', 'STARTED');
+CREATE INDEX ON pypeline.task (parent_id);
+SELECT pg_catalog.pg_extension_config_dump('pypeline.task', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.task_id_seq', '');
+
+-- Each role sees and changes its own tasks and those of roles it belongs to;
+-- workers run as the submitting role, so the same rule lets them update theirs.
+ALTER TABLE pypeline.task ENABLE ROW LEVEL SECURITY;
+CREATE POLICY task_owner ON pypeline.task
+	USING (pg_catalog.pg_has_role(submitted_by, 'MEMBER'))
+	WITH CHECK (pg_catalog.pg_has_role(submitted_by, 'MEMBER'));
+GRANT SELECT, INSERT, UPDATE ON pypeline.task TO PUBLIC;
+GRANT USAGE ON SEQUENCE pypeline.task_id_seq TO PUBLIC;
+-- failed asynchronous runs are recorded by the worker, as the submitting role
+GRANT INSERT ON pypeline.run_log TO PUBLIC;
+GRANT USAGE ON SEQUENCE pypeline.run_log_id_seq TO PUBLIC;
+
+CREATE FUNCTION pypeline._submit(what text, arguments jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pypeline_submit'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION pypeline.process_etl_async(name text, kind text,
+	delete_existing_table boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT pypeline._submit('process_etl', jsonb_build_object('name', name, 'kind', kind,
+		'delete_existing_table', delete_existing_table))
+$$;
+COMMENT ON FUNCTION pypeline.process_etl_async IS
+'Runs one ETL in a background worker once this transaction commits; returns the task id';
+
+CREATE FUNCTION pypeline.refresh_data_warehouse_async(run_dimensions boolean DEFAULT true,
+	run_facts boolean DEFAULT true, delete_existing_tables boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT pypeline._submit('refresh_data_warehouse', jsonb_build_object(
+		'run_dimensions', run_dimensions, 'run_facts', run_facts,
+		'delete_existing_tables', delete_existing_tables,
+		'max_parallel_etls', current_setting('pypeline.max_parallel_etls', true)::int))
+$$;
+COMMENT ON FUNCTION pypeline.refresh_data_warehouse_async IS
+'Refreshes in background workers once this transaction commits: incremental refreshes run independent ETLs in parallel; returns the task id';
+
+-- A task left STARTED by a worker that no longer runs (killed, or the server
+-- restarted) is marked FAILURE, so no task stays STARTED forever.
+CREATE FUNCTION pypeline._reap_tasks()
+RETURNS void
+LANGUAGE sql VOLATILE AS $$
+	UPDATE pypeline.task t
+	SET state = 'FAILURE', finished_at = now(),
+	    error = 'the worker process ended before the task finished (killed, or the server restarted)'
+	WHERE t.state = 'STARTED'
+	  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+	                  WHERE a.pid = t.worker_pid AND a.backend_type = 'pypeline worker')
+$$;
+
+CREATE FUNCTION pypeline.task_status(task_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM pypeline._reap_tasks();
+	SELECT state INTO result FROM pypeline.task WHERE id = task_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN result;
+END $$;
+
+CREATE FUNCTION pypeline.task_result(task_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	t pypeline.task;
+BEGIN
+	PERFORM pypeline._reap_tasks();
+	SELECT * INTO t FROM pypeline.task WHERE id = task_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF t.state = 'FAILURE' THEN
+		RAISE EXCEPTION 'task % failed: %', task_id, t.error
+			USING ERRCODE = 'external_routine_exception';
+	END IF;
+	RETURN t.result;
+END $$;
+
+CREATE FUNCTION pypeline.wait(task_id bigint, timeout interval DEFAULT '1 hour')
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	deadline timestamptz := clock_timestamp() + timeout;
+	t pypeline.task;
+BEGIN
+	LOOP
+		PERFORM pypeline._reap_tasks();
+		SELECT * INTO t FROM pypeline.task WHERE id = task_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		IF t.state IN ('SUCCESS', 'FAILURE', 'REVOKED') THEN
+			RETURN t.state;
+		END IF;
+		IF t.xmin::text = pg_catalog.pg_current_xact_id_if_assigned()::text THEN
+			RAISE EXCEPTION 'task % starts when the transaction that submitted it commits', task_id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'COMMIT first, then wait.';
+		END IF;
+		IF clock_timestamp() >= deadline THEN
+			RETURN t.state;
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.05);
+	END LOOP;
+END $$;
+COMMENT ON FUNCTION pypeline.wait IS
+'Waits until a task ends or the timeout passes; returns its state';
+
+CREATE FUNCTION pypeline.revoke(task_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	pids integer[];
+	revoked_count bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pypeline.task WHERE id = task_id) THEN
+		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	WITH revoked AS (
+		UPDATE pypeline.task
+		SET state = 'REVOKED', finished_at = now(), error = 'revoked by ' || current_user
+		WHERE (id = task_id OR parent_id = task_id) AND state IN ('PENDING', 'STARTED')
+		RETURNING worker_pid)
+	SELECT array_agg(worker_pid) FILTER (WHERE worker_pid IS NOT NULL), count(*)
+	INTO pids, revoked_count FROM revoked;
+	-- a running ETL is cancelled; its worker then rolls it back
+	PERFORM pg_catalog.pg_cancel_backend(pid) FROM unnest(pids) pid;
+	RETURN revoked_count > 0;
+END $$;
+COMMENT ON FUNCTION pypeline.revoke IS
+'Revokes a pending or running task (and its sub-tasks): a running ETL is cancelled and rolls back';
+
+-------------------------------------------------------------------------------
+-- Schedules: pg_cron runs the job; pypeline only writes its command.
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline._require_pg_cron()
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
+	               WHERE proname = 'schedule' AND pronamespace = to_regnamespace('cron')) THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = 'feature_not_supported',
+			      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database and run CREATE EXTENSION pg_cron; everything else in pypeline works without it.';
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline.schedule(job_name text, cron_schedule text,
+	run_dimensions boolean DEFAULT true, run_facts boolean DEFAULT true,
+	delete_existing_tables boolean DEFAULT false,
+	etl text DEFAULT NULL, kind text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	command text;
+	job bigint;
+BEGIN
+	PERFORM pypeline._require_pg_cron();
+	IF etl IS NOT NULL THEN
+		IF kind IS NULL OR kind NOT IN ('dimension', 'fact') THEN
+			RAISE EXCEPTION 'scheduling ETL "%" needs kind => ''dimension'' or ''fact''', etl
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pypeline.etls e
+		               WHERE e.etl_name = schedule.etl AND e.etl_type = schedule.kind) THEN
+			RAISE EXCEPTION '% "%" is not defined', kind, etl
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		command := format('SELECT * FROM pypeline.process_etl(%L, %L)', etl, kind);
+	ELSE
+		command := format('SELECT * FROM pypeline.refresh_data_warehouse(run_dimensions => %s, run_facts => %s, delete_existing_tables => %s)',
+		                  run_dimensions::text, run_facts::text, delete_existing_tables::text);
+	END IF;
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, cron_schedule, command;
+	RETURN job;
+END $$;
+COMMENT ON FUNCTION pypeline.schedule IS
+'Schedules a refresh (or, with etl and kind, one ETL) with pg_cron; returns the cron job id';
+
+CREATE FUNCTION pypeline.unschedule(job_name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	done boolean;
+BEGIN
+	PERFORM pypeline._require_pg_cron();
+	EXECUTE 'SELECT cron.unschedule($1)' INTO done USING job_name;
+	RETURN done;
+END $$;

@@ -32,6 +32,15 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pypeline.max_parallel_etls",
+							"Most ETLs an asynchronous refresh runs at once, each in a background worker.",
+							"Bounded in practice by max_worker_processes.",
+							&pypeline_max_parallel_etls,
+							4, 1, 64,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pypeline");
 	pypeline_register_xact_callbacks();
+	pypeline_register_worker_callbacks();
 }

@@ -268,6 +268,13 @@ extern void dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
 
 /* ----------------------------------------------------------------
+ * worker.c: asynchronous tasks in background workers
+ * ----------------------------------------------------------------
+ */
+extern int	pypeline_max_parallel_etls;
+extern void pypeline_register_worker_callbacks(void);
+
+/* ----------------------------------------------------------------
  * pypeline.c: GUCs
  * ----------------------------------------------------------------
  */
