@@ -6,9 +6,10 @@
  *		old tool's log lines; small SPI helpers the loaders share.
  *
  * An ETL runs inside the caller's transaction, so it is atomic: an error
- * anywhere rolls back its target, its watermark and its run-log row, and
- * readers see the old table until the new one commits.  The error carries
- * a context line naming the ETL and its target.
+ * anywhere rolls back its target and its watermark, and readers see the old
+ * table until the new one commits.  The error carries a context line naming
+ * the ETL and its target; the failed run is recorded in pypeline.run_log by
+ * a worker of its own (worker.c), since the caller's transaction rolls back.
  *
  *-------------------------------------------------------------------------
  */
@@ -335,19 +336,34 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 	TimestampTz finished;
 
 	error_context_stack = &callback;
-	def = catalog_get_etl(kind, name);
-	ctx.target = def->target;
-	lock_etl(kind, name);
+	PG_TRY();
+	{
+		def = catalog_get_etl(kind, name);
+		ctx.target = def->target;
+		lock_etl(kind, name);
 
-	if (kind == ETL_DIMENSION)
-		counts = dimension_load(def, rebuild, facts_rebuilt_too);
-	else
-		counts = fact_load(def, rebuild);
+		if (kind == ETL_DIMENSION)
+			counts = dimension_load(def, rebuild, facts_rebuilt_too);
+		else
+			counts = fact_load(def, rebuild);
 
-	finished = GetCurrentTimestamp();
-	record_run(def, started, finished, &counts);
-	etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
-			(unsigned long long) counts.read, def->target, format_elapsed(started, finished));
+		finished = GetCurrentTimestamp();
+		record_run(def, started, finished, &counts);
+		etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
+				(unsigned long long) counts.read, def->target, format_elapsed(started, finished));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(run_context);
+		edata = CopyErrorData();
+		pypeline_record_failed_run(etl_kind_name(kind), name, ctx.target, started,
+								   edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
+								   : edata->message);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	error_context_stack = callback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(run_context);

@@ -33,6 +33,7 @@
 #include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/timestamp.h"
 
 /* ----------------------------------------------------------------
  * options.c: FDW validator and resolution of server + user mapping
@@ -273,6 +274,9 @@ extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
  */
 extern int	pypeline_max_parallel_etls;
 extern void pypeline_register_worker_callbacks(void);
+extern void pypeline_record_failed_run(const char *etl_type, const char *etl_name,
+									   const char *target, TimestampTz started,
+									   const char *message);
 
 /* ----------------------------------------------------------------
  * pypeline.c: GUCs

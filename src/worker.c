@@ -10,7 +10,7 @@
  * marks the task STARTED, and runs it in a transaction of its own: the ETL
  * and the SUCCESS mark commit together, so a revoked task (revoke cancels
  * the worker) never commits its load.  Errors are recorded as FAILURE with
- * the message, and in pypeline.run_log.  A worker that dies without a word
+ * the message (etl.c puts the failed run in pypeline.run_log).  A worker that dies without a word
  * (SIGKILL, server restart) is found by pypeline._reap_tasks, which marks
  * its task FAILURE.  After its task, a worker takes other PENDING tasks of
  * the same role, so a task whose worker could not be started still runs.
@@ -32,12 +32,15 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pypeline_submit);
 
@@ -379,7 +382,7 @@ run_parallel_refresh(Task *task)
 }
 
 static void
-record_failure(Task *task, ErrorData *edata)
+mark_failure(Task *task, ErrorData *edata)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
 	Datum		args[2] = {Int64GetDatum(task->id), CStringGetTextDatum(edata->message)};
@@ -388,17 +391,6 @@ record_failure(Task *task, ErrorData *edata)
 	SPI_execute_with_args("UPDATE pypeline.task SET state = 'FAILURE', error = $2, finished_at = clock_timestamp() "
 						  "WHERE id = $1 AND state = 'STARTED'",
 						  2, argtypes, args, NULL, false, 0);
-	/* the failed run's row, which the rolled-back ETL could not keep */
-	if (strcmp(task->what, "process_etl") == 0)
-		SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
-							  "  finished_at, status, message) "
-							  "SELECT t.arguments ->> 'kind', t.arguments ->> 'name', "
-							  "  coalesce(d.target, f.target, ''), t.started_at, now(), 'failure', $2 "
-							  "FROM pypeline.task t "
-							  "LEFT JOIN pypeline.dimension d ON t.arguments ->> 'kind' = 'dimension' AND d.name = t.arguments ->> 'name' "
-							  "LEFT JOIN pypeline.fact f ON t.arguments ->> 'kind' = 'fact' AND f.name = t.arguments ->> 'name' "
-							  "WHERE t.id = $1",
-							  2, argtypes, args, NULL, false, 0);
 	end_step();
 }
 
@@ -450,7 +442,7 @@ run_task(Task *task)
 		ereport(LOG,
 				(errmsg("pypeline task " INT64_FORMAT " failed: %s", task->id, edata->message)));
 		QueryCancelPending = false;
-		record_failure(task, edata);
+		mark_failure(task, edata);
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -496,5 +488,115 @@ pypeline_worker_main(Datum main_arg)
 		if (task_id == 0)
 			break;
 	}
+	proc_exit(0);
+}
+
+/* ---- failed runs in the run log ---- */
+
+/*
+ * A failed ETL rolls back with the caller's transaction, run-log row and
+ * all.  To keep the failure in pypeline.run_log, the row is written by a
+ * short-lived worker in a transaction of its own; the row's text travels
+ * in a pinned DSM segment that the worker unpins once it has read it.
+ */
+typedef struct FailedRun
+{
+	Oid			database;
+	Oid			role;
+	TimestampTz started;
+	TimestampTz finished;
+	char		text[FLEXIBLE_ARRAY_MEMBER];	/* type, name, target, message; NUL-separated */
+} FailedRun;
+
+PGDLLEXPORT void pypeline_run_log_writer_main(Datum main_arg);
+
+void
+pypeline_record_failed_run(const char *etl_type, const char *etl_name, const char *target,
+						   TimestampTz started, const char *message)
+{
+	const char *parts[4] = {etl_type, etl_name, target ? target : "", message};
+	Size		size = offsetof(FailedRun, text);
+	dsm_segment *segment;
+	FailedRun  *run;
+	char	   *p;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	for (int i = 0; i < 4; i++)
+		size += strlen(parts[i]) + 1;
+	segment = dsm_create(size, 0);
+	run = dsm_segment_address(segment);
+	run->database = MyDatabaseId;
+	run->role = GetUserId();
+	run->started = started;
+	run->finished = GetCurrentTimestamp();
+	p = run->text;
+	for (int i = 0; i < 4; i++)
+	{
+		strcpy(p, parts[i]);
+		p += strlen(parts[i]) + 1;
+	}
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pypeline");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pypeline_run_log_writer_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pypeline run log writer");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pypeline run log writer");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
+
+	dsm_pin_segment(segment);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		dsm_unpin_segment(dsm_segment_handle(segment));
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no background worker slot is free to record the failed run of %s \"%s\" in pypeline.run_log",
+						etl_type, etl_name),
+				 errhint("Raise max_worker_processes.")));
+	}
+	dsm_detach(segment);
+}
+
+void
+pypeline_run_log_writer_main(Datum main_arg)
+{
+	dsm_handle	handle = DatumGetUInt32(main_arg);
+	dsm_segment *segment;
+	FailedRun  *run;
+	const char *parts[4];
+	const char *p;
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[6];
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pypeline run log writer");
+	segment = dsm_attach(handle);
+	if (segment == NULL)
+		proc_exit(0);
+	run = dsm_segment_address(segment);
+	BackgroundWorkerInitializeConnectionByOid(run->database, run->role, 0);
+
+	p = run->text;
+	for (int i = 0; i < 4; i++)
+	{
+		parts[i] = p;
+		p += strlen(p) + 1;
+	}
+	begin_step();
+	for (int i = 0; i < 3; i++)
+		args[i] = CStringGetTextDatum(parts[i]);
+	args[3] = TimestampTzGetDatum(run->started);
+	args[4] = TimestampTzGetDatum(run->finished);
+	args[5] = CStringGetTextDatum(parts[3]);
+	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
+						  "  finished_at, status, message) VALUES ($1, $2, $3, $4, $5, 'failure', $6)",
+						  6, argtypes, args, NULL, false, 0);
+	end_step();
+	dsm_unpin_segment(handle);
+	dsm_detach(segment);
 	proc_exit(0);
 }
