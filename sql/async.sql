@@ -35,11 +35,12 @@ SELECT pypeline.task_result(:task);
 DO $$
 BEGIN
 	FOR i IN 1..100 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure');
+		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure' AND etl_name = 'broken');
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;
-SELECT etl_type, etl_name, target, status, message FROM pypeline.run_log WHERE status = 'failure';
+SELECT etl_type, etl_name, target, status, message FROM pypeline.run_log
+WHERE status = 'failure' AND etl_name = 'broken';
 SELECT to_regclass('broken_dim') IS NULL AS not_created;
 SELECT pypeline.set_active('broken', 'dimension', false);
 
@@ -139,7 +140,7 @@ BEGIN
 	SELECT command INTO cmd FROM cron.job WHERE jobname = 'a1-hourly';
 	EXECUTE cmd;
 END $$;
-SELECT etl_name, status FROM pypeline.run_log;
+SELECT etl_name, status FROM pypeline.run_log WHERE etl_name = 'a1';
 SELECT pypeline.unschedule('nightly-refresh');
 SELECT pypeline.unschedule('a1-hourly');
 SELECT count(*) FROM cron.job;

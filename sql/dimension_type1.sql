@@ -21,7 +21,7 @@ SELECT * FROM pypeline.process_etl('school', 'dimension');
 SELECT * FROM school_dim ORDER BY school_key;
 SELECT count(*) AS rewritten FROM school_dim d JOIN before b USING (school_key) WHERE d.xmin::text <> b.version;
 SELECT etl_type, etl_name, target, rows_read, rows_inserted, rows_updated, rows_unchanged, status
-FROM pypeline.run_log ORDER BY id;
+FROM pypeline.run_log WHERE etl_name = 'school' ORDER BY id;
 
 -- a rebuild recreates the table and its keys
 SELECT * FROM pypeline.process_etl('school', 'dimension', delete_existing_table => true);

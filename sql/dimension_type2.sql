@@ -30,7 +30,8 @@ FROM user_dim WHERE user_id = 42 ORDER BY version;
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = 'OR', updated_at = '2016-02-01 00:00:00' WHERE id = 7; UPDATE t2_users SET email = 'new42@example.edu' WHERE id = 42"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
 SELECT user_id, email, state, version, is_current FROM user_dim WHERE user_id IN (7, 42) ORDER BY user_id, version;
-SELECT etl_name, rows_read, rows_inserted, rows_updated, rows_unchanged FROM pypeline.run_log ORDER BY id;
+SELECT etl_name, rows_read, rows_inserted, rows_updated, rows_unchanged FROM pypeline.run_log
+WHERE etl_name = 'user' AND status = 'success' ORDER BY id;
 
 -- a value back to NULL is a change too; and a rerun is still a no-op
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = NULL, updated_at = '2016-03-01 00:00:00' WHERE id = 42"

@@ -23,24 +23,24 @@ SELECT to_regclass('product_dim') IS NULL AS product_rolled_back;
 DO $$
 BEGIN
 	FOR i IN 1..100 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure');
+		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure' AND etl_name = 'broken');
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;
 SELECT etl_type, etl_name, target, status, message, finished_at >= started_at AS timed
-FROM pypeline.run_log ORDER BY id;
+FROM pypeline.run_log WHERE etl_name IN ('product', 'broken', 'date') ORDER BY id;
 
 -- without it, dimensions run in definition order and the calendar is generated
 SELECT pypeline.set_active('broken', 'dimension', false);
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
 SELECT * FROM date_dim ORDER BY date_key;
 SELECT etl_name, rows_read, rows_inserted, rows_unchanged, status FROM pypeline.run_log
-WHERE status = 'success' ORDER BY id;
+WHERE status = 'success' AND etl_name IN ('product', 'date') ORDER BY id;
 
 -- an incremental refresh leaves the calendar and unchanged members alone
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
 SELECT etl_name, rows_read, rows_inserted, rows_updated, rows_unchanged FROM pypeline.run_log
-WHERE status = 'success' ORDER BY id DESC LIMIT 2;
+WHERE status = 'success' AND etl_name IN ('product', 'date') ORDER BY id DESC LIMIT 2;
 
 -- definitions, watermarks and the run log are extension configuration: pg_dump keeps them
 SELECT count(*) FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'pypeline';
