@@ -41,6 +41,17 @@ SELECT pypeline.define_dimension('school', 'regress_mysql',
 SELECT * FROM pypeline.process_etl('school', 'dimension');
 SELECT count(*) FROM school_dim;
 
+-- with on_bad_key => 'reject' those rows are set aside with the reason (every
+-- row of a repeated key: none can be told right) and the rest loads
+SELECT pypeline.define_dimension('school', 'regress_mysql',
+	'SELECT IF(id = 2, NULL, IF(id = 4, 3, id)) AS school_id, name, state FROM t1_schools',
+	'school_dim', natural_key => '{school_id}', on_bad_key => 'reject');
+SELECT * FROM pypeline.process_etl('school', 'dimension');
+SELECT etl_type, etl_name, natural_key, reason, source_row FROM pypeline.reject ORDER BY id;
+SELECT rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected
+FROM pypeline.run_log WHERE etl_name = 'school' AND status = 'success' ORDER BY id DESC LIMIT 1;
+SELECT school_key, school_id, name FROM school_dim ORDER BY school_key;
+
 -- explicit target DDL: the unknown member satisfies its NOT NULL columns
 SELECT pypeline.define_dimension('school_strict', 'regress_mysql',
 	'SELECT id AS school_id, name, state, 0 AS ranking FROM t1_schools', 'school_strict_dim',
@@ -79,3 +90,4 @@ SELECT * FROM pypeline.process_etl('school', 'cube');
 DROP TABLE school_dim, school_strict_dim, "Odd Dim", school_fixed_dim;
 DELETE FROM pypeline.dimension;
 DELETE FROM pypeline.run_log;
+DELETE FROM pypeline.reject;

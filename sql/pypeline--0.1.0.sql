@@ -51,6 +51,7 @@ CREATE TABLE pypeline.dimension (
 	last_date date,
 	beginning_of_time timestamptz NOT NULL DEFAULT '-infinity',
 	end_of_time timestamptz NOT NULL DEFAULT 'infinity',
+	on_bad_key text NOT NULL DEFAULT 'error' CHECK (on_bad_key IN ('error', 'reject')),
 	active boolean NOT NULL DEFAULT true,
 	defined_at timestamptz NOT NULL DEFAULT now(),
 	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
@@ -93,11 +94,25 @@ CREATE TABLE pypeline.run_log (
 	rows_inserted bigint NOT NULL DEFAULT 0,
 	rows_updated bigint NOT NULL DEFAULT 0,
 	rows_unchanged bigint NOT NULL DEFAULT 0,
+	rows_rejected bigint NOT NULL DEFAULT 0,
 	status text NOT NULL CHECK (status IN ('success', 'failure')),
 	message text,
 	run_by name NOT NULL DEFAULT current_user
 );
 CREATE INDEX ON pypeline.run_log (etl_type, etl_name, started_at);
+
+-- Source rows a dimension could not take (NULL or repeated natural key), kept
+-- with the reason when the definition says on_bad_key => 'reject'.
+CREATE TABLE pypeline.reject (
+	id bigserial PRIMARY KEY,
+	etl_type text NOT NULL,
+	etl_name text NOT NULL,
+	run_started_at timestamptz NOT NULL,
+	natural_key text,
+	reason text NOT NULL,
+	source_row jsonb NOT NULL
+);
+CREATE INDEX ON pypeline.reject (etl_type, etl_name, run_started_at);
 
 SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension_position_seq', '');
@@ -106,6 +121,8 @@ SELECT pg_catalog.pg_extension_config_dump('pypeline.fact_position_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.watermark', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.reject', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.reject_id_seq', '');
 
 CREATE VIEW pypeline.etls AS
 	SELECT 'dimension'::text AS etl_type, name AS etl_name, active, server, target,
@@ -122,7 +139,7 @@ CREATE VIEW pypeline.etls AS
 	ORDER BY 1, position;
 
 GRANT SELECT ON pypeline.dimension, pypeline.fact, pypeline.watermark,
-	pypeline.run_log, pypeline.etls TO PUBLIC;
+	pypeline.run_log, pypeline.reject, pypeline.etls TO PUBLIC;
 
 -- Checks shared by the define functions.
 CREATE FUNCTION pypeline._check_server(server name)
@@ -160,11 +177,16 @@ CREATE FUNCTION pypeline.define_dimension(
 	target_ddl text DEFAULT NULL,
 	beginning_of_time timestamptz DEFAULT '-infinity',
 	end_of_time timestamptz DEFAULT 'infinity',
-	active boolean DEFAULT true)
+	active boolean DEFAULT true,
+	on_bad_key text DEFAULT 'error')
 RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pypeline._check_server(server);
+	IF on_bad_key NOT IN ('error', 'reject') THEN
+		RAISE EXCEPTION 'on_bad_key must be error or reject, not "%"', on_bad_key
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	PERFORM pypeline._check_target(target);
 	IF scd_type NOT IN (0, 1, 2) THEN
 		RAISE EXCEPTION 'scd_type must be 0, 1 or 2, not %', scd_type
@@ -189,18 +211,18 @@ BEGIN
 	END IF;
 	INSERT INTO pypeline.dimension AS d (name, server, source_sql, target, natural_key,
 		surrogate_key, scd_type, type1_columns, change_date_column, target_ddl,
-		beginning_of_time, end_of_time, active)
+		beginning_of_time, end_of_time, active, on_bad_key)
 	VALUES (name, server, source_sql, target, natural_key,
 		coalesce(surrogate_key, name || '_key'), scd_type, coalesce(type1_columns, '{}'),
-		change_date_column, target_ddl, beginning_of_time, end_of_time, active)
+		change_date_column, target_ddl, beginning_of_time, end_of_time, active, on_bad_key)
 	ON CONFLICT ON CONSTRAINT dimension_pkey DO UPDATE SET
 		server = excluded.server, source_sql = excluded.source_sql, target = excluded.target,
 		natural_key = excluded.natural_key, surrogate_key = excluded.surrogate_key,
 		scd_type = excluded.scd_type, type1_columns = excluded.type1_columns,
 		change_date_column = excluded.change_date_column, target_ddl = excluded.target_ddl,
 		beginning_of_time = excluded.beginning_of_time, end_of_time = excluded.end_of_time,
-		active = excluded.active, generator = NULL, first_date = NULL, last_date = NULL,
-		defined_at = now();
+		active = excluded.active, on_bad_key = excluded.on_bad_key,
+		generator = NULL, first_date = NULL, last_date = NULL, defined_at = now();
 	RETURN name;
 END $$;
 COMMENT ON FUNCTION pypeline.define_dimension IS
@@ -370,9 +392,9 @@ CREATE POLICY task_owner ON pypeline.task
 	WITH CHECK (pg_catalog.pg_has_role(submitted_by, 'MEMBER'));
 GRANT SELECT, INSERT, UPDATE ON pypeline.task TO PUBLIC;
 GRANT USAGE ON SEQUENCE pypeline.task_id_seq TO PUBLIC;
--- failed asynchronous runs are recorded by the worker, as the submitting role
-GRANT INSERT ON pypeline.run_log TO PUBLIC;
-GRANT USAGE ON SEQUENCE pypeline.run_log_id_seq TO PUBLIC;
+-- runs are recorded as the role that runs them
+GRANT INSERT ON pypeline.run_log, pypeline.reject TO PUBLIC;
+GRANT USAGE ON SEQUENCE pypeline.run_log_id_seq, pypeline.reject_id_seq TO PUBLIC;
 
 CREATE FUNCTION pypeline._submit(what text, arguments jsonb)
 RETURNS bigint

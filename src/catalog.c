@@ -150,6 +150,7 @@ catalog_get_etl(EtlKind kind, const char *name)
 		def->last_date = text_column(tuple, tupdesc, "last_date");
 		def->beginning_of_time = text_column(tuple, tupdesc, "beginning_of_time");
 		def->end_of_time = text_column(tuple, tupdesc, "end_of_time");
+		def->reject_bad_keys = strcmp(text_column(tuple, tupdesc, "on_bad_key"), "reject") == 0;
 	}
 	else
 	{

@@ -276,14 +276,38 @@ prepare_target(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too, const c
 }
 
 /*
- * NULL or repeated natural keys would make members ambiguous: the run
- * stops and names the problem instead of loading a corrupt dimension.
+ * Moves the staged rows matching a condition into pypeline.reject with a
+ * reason; returns how many.
  */
-static void
+static uint64
+reject_rows(EtlDefinition *def, const char *stage, const char *condition, const char *reason)
+{
+	uint64		rejected;
+
+	rejected = etl_exec(psprintf("INSERT INTO pypeline.reject (etl_type, etl_name, run_started_at, "
+								 "  natural_key, reason, source_row) "
+								 "SELECT 'dimension', %s, now(), ROW(%s)::text, %s, to_jsonb(s) "
+								 "FROM pg_temp.%s s WHERE %s",
+								 quote_literal_cstr(def->name), etl_column_list(def->natural_key, "s"),
+								 quote_literal_cstr(reason), stage, condition),
+						SPI_OK_INSERT);
+	etl_exec(psprintf("DELETE FROM pg_temp.%s s WHERE %s", stage, condition), SPI_OK_DELETE);
+	return rejected;
+}
+
+/*
+ * NULL or repeated natural keys would make members ambiguous: the run
+ * stops and names the problem, or, with on_bad_key => 'reject', those rows
+ * (every row of a repeated key: none of them can be told right) go to
+ * pypeline.reject and the rest loads.  Returns the rows rejected.
+ */
+static uint64
 check_natural_keys(EtlDefinition *def, const char *stage)
 {
 	char	   *key = etl_column_list(def->natural_key, "s");
+	char	   *repeated;
 	uint64		nulls;
+	uint64		rejected = 0;
 	StringInfoData null_test;
 	ListCell   *lc;
 
@@ -291,6 +315,8 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 	foreach(lc, def->natural_key)
 		appendStringInfo(&null_test, "%s s.%s IS NULL", null_test.len > 0 ? " OR" : "",
 						 quote_identifier(lfirst(lc)));
+	if (def->reject_bad_keys)
+		rejected += reject_rows(def, stage, null_test.data, "NULL natural key");
 	nulls = etl_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
 	if (nulls > 0)
 		ereport(ERROR,
@@ -298,8 +324,12 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 				 errmsg_plural("source of dimension \"%s\" returned %llu row with a NULL natural key",
 							   "source of dimension \"%s\" returned %llu rows with a NULL natural key",
 							   nulls, def->name, (unsigned long long) nulls),
-				 errhint("Filter them out in the source query (WHERE ... IS NOT NULL) or give them a key.")));
+				 errhint("Filter them out in the source query (WHERE ... IS NOT NULL), give them a key, or define the dimension with on_bad_key => 'reject'.")));
 
+	repeated = psprintf("(%s) IN (SELECT %s FROM pg_temp.%s s GROUP BY %s HAVING count(*) > 1)",
+						key, key, stage, key);
+	if (def->reject_bad_keys)
+		rejected += reject_rows(def, stage, repeated, "natural key repeated in the source");
 	etl_exec(psprintf("SELECT ROW(%s)::text, count(*) FROM pg_temp.%s s GROUP BY %s "
 					  "HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 1", key, stage, key),
 			 SPI_OK_SELECT);
@@ -310,7 +340,8 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 						def->name,
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
-				 errhint("A dimension needs one source row per member: fix the source query (GROUP BY, DISTINCT).")));
+				 errhint("A dimension needs one source row per member: fix the source query (GROUP BY, DISTINCT), or define the dimension with on_bad_key => 'reject'.")));
+	return rejected;
 }
 
 /* "t.a = s.a, t.b = s.b" for UPDATE ... SET */
@@ -357,7 +388,7 @@ classify(EtlDefinition *def, const char *stage, List *attributes, bool has_infer
 			 SPI_OK_SELECT);
 	counts->inserted = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
 	counts->updated = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), NULL, 10);
-	counts->unchanged = counts->read - counts->inserted - counts->updated;
+	counts->unchanged = counts->read - counts->rejected - counts->inserted - counts->updated;
 }
 
 /* Completes inferred members in place with their real attributes. */
@@ -546,7 +577,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	etl_log("Loading data");
 	counts.read = stage_load(cursor, stage);
 	source_close(cursor);
-	check_natural_keys(def, stage);
+	counts.rejected = check_natural_keys(def, stage);
 
 	prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
 	needed = list_concat_copy(def->natural_key, attributes);

@@ -297,9 +297,9 @@ lock_etl(EtlKind kind, const char *name)
 static void
 record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCounts *counts)
 {
-	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[9];
+	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		args[10];
 
 	args[0] = CStringGetTextDatum(etl_kind_name(def->kind));
 	args[1] = CStringGetTextDatum(def->name);
@@ -310,10 +310,12 @@ record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCo
 	args[6] = Int64GetDatum((int64) counts->inserted);
 	args[7] = Int64GetDatum((int64) counts->updated);
 	args[8] = Int64GetDatum((int64) counts->unchanged);
+	args[9] = Int64GetDatum((int64) counts->rejected);
 	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
-						  "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, status) "
-						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'success')",
-						  9, argtypes, args, NULL, false, 0);
+						  "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, "
+						  "rows_rejected, status) "
+						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'success')",
+						  10, argtypes, args, NULL, false, 0);
 }
 
 /*

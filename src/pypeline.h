@@ -207,6 +207,7 @@ typedef struct EtlDefinition
 	char	   *last_date;
 	char	   *beginning_of_time;
 	char	   *end_of_time;
+	bool		reject_bad_keys;	/* on_bad_key = 'reject' */
 
 	/* facts */
 	List	   *lookups;		/* of FactLookup */
@@ -236,6 +237,7 @@ typedef struct LoadCounts
 	uint64		inserted;		/* new members / fact rows */
 	uint64		updated;		/* members changed (in place or new version) */
 	uint64		unchanged;
+	uint64		rejected;		/* source rows set aside in pypeline.reject */
 } LoadCounts;
 
 extern void etl_log(const char *fmt,...) pg_attribute_printf(1, 2);
