@@ -25,6 +25,9 @@ OBJS = \
 	src/worker.o
 
 DATA = sql/pypeline--$(EXTVERSION).sql
+
+# every source includes the one header; PGXS tracks no header dependencies
+$(OBJS): src/pypeline.h
 PGFILEDESC = "pypeline - dimensional warehouse loads from MySQL/MariaDB"
 
 MARIADB_CONFIG ?= mariadb_config
