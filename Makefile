@@ -25,9 +25,6 @@ OBJS = \
 	src/worker.o
 
 DATA = sql/pypeline--$(EXTVERSION).sql
-
-# every source includes the one header; PGXS tracks no header dependencies
-$(OBJS): src/pypeline.h
 PGFILEDESC = "pypeline - dimensional warehouse loads from MySQL/MariaDB"
 
 MARIADB_CONFIG ?= mariadb_config
@@ -57,6 +54,9 @@ override with_llvm = no
 ifeq ($(filter $(OWN_TARGETS),$(MAKECMDGOALS)),)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every source includes the one header; PGXS tracks no header dependencies
+$(OBJS): src/pypeline.h
 else
 
 deps:
