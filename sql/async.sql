@@ -6,6 +6,14 @@ SELECT pypeline.define_dimension('a' || i, 'regress_mysql',
 	'SELECT id, name, SLEEP(1) AS pause FROM a_src', 'a' || i || '_dim', natural_key => '{id}')
 FROM generate_series(1, 4) i;
 
+CREATE FUNCTION wait_until_started(task bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN pypeline.task_status(task) = 'STARTED';
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+
 -- success and result
 SELECT pypeline.process_etl_async('a1', 'dimension') AS task \gset
 SELECT pypeline.wait(:task, '60 seconds');
@@ -61,13 +69,7 @@ SELECT count(*) > 0 AS overlapped FROM pypeline.task x JOIN pypeline.task y
 SELECT pypeline.define_dimension('slow', 'regress_mysql', 'SELECT id, SLEEP(30) AS pause FROM a_src',
 	'slow_dim', natural_key => '{id}');
 SELECT pypeline.process_etl_async('slow', 'dimension') AS task \gset
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN pypeline.task_status(currval('pypeline.task_id_seq')) = 'STARTED';
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+SELECT wait_until_started(:task);
 SELECT pypeline.revoke(:task);
 SELECT pypeline.wait(:task, '30 seconds');
 SELECT state, error FROM pypeline.task WHERE id = :task;
@@ -79,13 +81,7 @@ SELECT pypeline.revoke(:task);
 
 -- a worker that dies without a word leaves FAILURE, not STARTED
 SELECT pypeline.process_etl_async('slow', 'dimension') AS task \gset
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN pypeline.task_status(currval('pypeline.task_id_seq')) = 'STARTED';
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+SELECT wait_until_started(:task);
 SELECT pg_terminate_backend(worker_pid) FROM pypeline.task WHERE id = :task;
 SELECT pypeline.wait(:task, '30 seconds');
 SELECT state, error FROM pypeline.task WHERE id = :task;
@@ -147,6 +143,7 @@ SELECT count(*) FROM cron.job;
 DROP EXTENSION pg_cron;
 
 DROP TABLE a1_dim, a2_dim, a3_dim, a4_dim;
+DROP FUNCTION wait_until_started(bigint);
 DELETE FROM pypeline.task;
 DELETE FROM pypeline.dimension;
 DELETE FROM pypeline.run_log;

@@ -98,7 +98,7 @@ SELECT fact, value FROM pypeline.watermark;
 SELECT coalesce(max(id), 0) AS last_run FROM pypeline.run_log \gset
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
 SELECT etl_type, etl_name, target, rows_read, rows_inserted, rows_updated, rows_unchanged, status
-FROM pypeline.run_log WHERE id > :last_run ORDER BY id;
+FROM pypeline.run_log WHERE id > :last_run AND status = 'success' ORDER BY id;
 
 -- type 2: the ten users who moved have a closed first version and a current
 -- second one from the source's updated_at; nobody else got a version
@@ -131,7 +131,7 @@ SELECT fact, value FROM pypeline.watermark;
 SELECT coalesce(max(id), 0) AS last_run FROM pypeline.run_log \gset
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
 SELECT etl_name, rows_inserted, rows_updated FROM pypeline.run_log
-WHERE id > :last_run AND (rows_inserted > 0 OR rows_updated > 0) ORDER BY id;
+WHERE id > :last_run AND status = 'success' AND (rows_inserted > 0 OR rows_updated > 0) ORDER BY id;
 SELECT count(*) AS versions FROM user_dim WHERE user_key > 0;
 SELECT count(*) AS facts FROM payment_fact;
 

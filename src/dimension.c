@@ -245,19 +245,19 @@ create_key_indexes(EtlDefinition *def)
 				 SPI_OK_UTILITY);
 }
 
+/* The key indexes come later: building them after the first load is faster. */
 static void
 create_target(EtlDefinition *def, const char *ddl)
 {
 	etl_log("Creating table %s.", def->target);
 	etl_exec(ddl, SPI_OK_UTILITY);
-	create_key_indexes(def);
 	insert_unknown_member(def);
 	etl_log("Table %s created.", def->target);
 }
 
 /*
  * Drops the target on a rebuild and creates it when absent.  Returns true
- * when the target is new (empty but for the unknown member).
+ * when the target is new (empty but for the unknown member, no key indexes).
  */
 static bool
 prepare_target(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too, const char *derived)
@@ -407,8 +407,12 @@ complete_inferred_members(EtlDefinition *def, const char *stage, List *attribute
 				 SPI_OK_UPDATE);
 }
 
+/*
+ * Inserts the staged members the target lacks (all of them, without
+ * looking, when only_missing is false: a new target).
+ */
 static void
-insert_new_members(EtlDefinition *def, const char *stage, List *attributes)
+insert_new_members(EtlDefinition *def, const char *stage, List *attributes, bool only_missing)
 {
 	List	   *columns = list_concat_copy(def->natural_key, attributes);
 	char	   *scd_columns = def->scd_type == 2 ?
@@ -417,12 +421,12 @@ insert_new_members(EtlDefinition *def, const char *stage, List *attributes)
 		psprintf(", %s, %s, 1, true", quote_literal_cstr(def->beginning_of_time),
 				 quote_literal_cstr(def->end_of_time)) : "";
 
-	etl_exec(psprintf("INSERT INTO %s (%s%s) SELECT %s%s FROM pg_temp.%s s "
-					  "WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
+	etl_exec(psprintf("INSERT INTO %s (%s%s) SELECT %s%s FROM pg_temp.%s s%s",
 					  def->target_quoted, etl_column_list(columns, NULL), scd_columns,
 					  etl_column_list(columns, "s"), scd_values, stage,
-					  def->target_quoted,
-					  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+					  only_missing ?
+					  psprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)", def->target_quoted,
+							   etl_join_condition(def->natural_key, "t", def->natural_key, "s")) : ""),
 			 SPI_OK_INSERT);
 }
 
@@ -437,7 +441,7 @@ merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_in
 						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
 						  differs(attributes)),
 				 SPI_OK_UPDATE);
-	insert_new_members(def, stage, attributes);
+	insert_new_members(def, stage, attributes, true);
 }
 
 /*
@@ -498,7 +502,7 @@ merge_type2(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *a
 				 SPI_OK_INSERT);
 		etl_exec("DROP TABLE pypeline_changed", SPI_OK_UTILITY);
 	}
-	insert_new_members(def, stage, attributes);
+	insert_new_members(def, stage, attributes, true);
 }
 
 /* The calendar dimension: one row per day, key YYYYMMDD. */
@@ -558,6 +562,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	List	   *attributes;
 	List	   *needed;
 	bool		has_inferred;
+	bool		created;
 	ListCell   *lc;
 
 	if (def->generator)
@@ -579,7 +584,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	source_close(cursor);
 	counts.rejected = check_natural_keys(def, stage);
 
-	prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
+	created = prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
 	needed = list_concat_copy(def->natural_key, attributes);
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
@@ -587,11 +592,23 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	etl_require_target_columns(def, needed);
 	has_inferred = etl_list_has_string(etl_table_columns(def->target_quoted), INFERRED);
 
-	classify(def, stage, attributes, has_inferred, &counts);
-	if (def->scd_type == 2)
-		merge_type2(def, cursor, stage, attributes, has_inferred);
+	if (created)
+	{
+		/* every staged row is a new member: no comparisons, one insert */
+		counts.inserted = counts.read - counts.rejected;
+		insert_new_members(def, stage, attributes, false);
+		create_key_indexes(def);
+	}
 	else
-		merge_type1(def, stage, attributes, has_inferred);
+	{
+		classify(def, stage, attributes, has_inferred, &counts);
+		if (def->scd_type == 2)
+			merge_type2(def, cursor, stage, attributes, has_inferred);
+		else
+			merge_type1(def, stage, attributes, has_inferred);
+	}
 	stage_drop(stage);
+	/* facts join this table next: give the planner fresh statistics */
+	etl_exec(psprintf("ANALYZE %s", def->target_quoted), SPI_OK_UTILITY);
 	return counts;
 }

@@ -340,9 +340,11 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 	error_context_stack = &callback;
 	PG_TRY();
 	{
+		/* lock first: the definition and watermark read next must be those
+		 * the previous run committed */
+		lock_etl(kind, name);
 		def = catalog_get_etl(kind, name);
 		ctx.target = def->target;
-		lock_etl(kind, name);
 
 		if (kind == ETL_DIMENSION)
 			counts = dimension_load(def, rebuild, facts_rebuilt_too);

@@ -69,14 +69,17 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	MemoryContext oldcxt;
 	uint64		rows = 0;
 	int			nslots = 0;
+	int			created_slots = 0;
 	bool		more = true;
-
-	for (int i = 0; i < batch_size; i++)
-		slots[i] = table_slot_create(rel, NULL);
 
 	while (more)
 	{
-		TupleTableSlot *slot = slots[nslots];
+		TupleTableSlot *slot;
+
+		/* slots are made as rows arrive, so a small source costs little */
+		if (nslots == created_slots)
+			slots[created_slots++] = table_slot_create(rel, NULL);
+		slot = slots[nslots];
 
 		oldcxt = MemoryContextSwitchTo(batch_context);
 		ExecClearTuple(slot);
@@ -98,7 +101,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 		}
 	}
 
-	for (int i = 0; i < batch_size; i++)
+	for (int i = 0; i < created_slots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	FreeBulkInsertState(bistate);
 	table_close(rel, NoLock);

@@ -58,6 +58,21 @@ typedef struct TaskLaunch
 /* Tasks submitted by the current transaction, started when it commits. */
 static List *tasks_to_launch = NIL;
 
+/* A dynamic worker of this library, started once, never restarted. */
+static void
+init_worker(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "pypeline");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	worker->bgw_main_arg = main_arg;
+}
+
 static bool
 launch_worker(int64 task_id, Oid database, Oid role)
 {
@@ -65,15 +80,8 @@ launch_worker(int64 task_id, Oid database, Oid role)
 	BackgroundWorkerHandle *handle;
 	TaskLaunch	launch = {database, role};
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pypeline");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pypeline_worker_main");
+	init_worker(&worker, "pypeline_worker_main", "pypeline worker", Int64GetDatum(task_id));
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pypeline worker for task " INT64_FORMAT, task_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pypeline worker");
-	worker.bgw_main_arg = Int64GetDatum(task_id);
 	memcpy(worker.bgw_extra, &launch, sizeof(launch));
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
@@ -537,15 +545,8 @@ pypeline_record_failed_run(const char *etl_type, const char *etl_name, const cha
 		p += strlen(parts[i]) + 1;
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pypeline");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pypeline_run_log_writer_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pypeline run log writer");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pypeline run log writer");
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
+	init_worker(&worker, "pypeline_run_log_writer_main", "pypeline run log writer",
+				UInt32GetDatum(dsm_segment_handle(segment)));
 
 	dsm_pin_segment(segment);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
