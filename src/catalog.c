@@ -113,13 +113,17 @@ catalog_get_etl(EtlKind kind, const char *name)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 
+	/*
+	 * Not read-only: SPI then takes a fresh snapshot, so a run that waited
+	 * for another run's lock sees the watermark that run committed.
+	 */
 	if (kind == ETL_DIMENSION)
 		SPI_execute_with_args("SELECT * FROM pypeline.dimension WHERE name = $1",
-							  1, argtypes, args, NULL, true, 1);
+							  1, argtypes, args, NULL, false, 1);
 	else
 		SPI_execute_with_args("SELECT f.*, w.value AS watermark FROM pypeline.fact f "
 							  "LEFT JOIN pypeline.watermark w ON w.fact = f.name WHERE f.name = $1",
-							  1, argtypes, args, NULL, true, 1);
+							  1, argtypes, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -152,6 +152,10 @@ pypeline_report_mysql_error(SourceConnection *conn, const char *action)
 	char	   *sqlstate = pstrdup(mysql_sqlstate(conn->mysql));
 	int			code = errcode_for_mysql_error(mysql_errno_value);
 
+	/* lost before the handshake finished: the connection was never made */
+	if (conn->thread_id == 0 && code == ERRCODE_CONNECTION_FAILURE)
+		code = ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg("could not %s MySQL server \"%s\"", action, conn->options->server_name),
@@ -160,8 +164,8 @@ pypeline_report_mysql_error(SourceConnection *conn, const char *action)
 			 errhint("Check the username and password in the user mapping for server \"%s\", and the grants on the MySQL side.",
 					 conn->options->server_name) :
 			 code == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ?
-			 errhint("Check the host, port or socket options of server \"%s\" and that MySQL is running.",
-					 conn->options->server_name) :
+			 errhint("Check the host, port or socket options of server \"%s\", that MySQL is running, and its connect_timeout (%d seconds).",
+					 conn->options->server_name, conn->options->connect_timeout) :
 			 code == ERRCODE_CONNECTION_FAILURE ?
 			 errhint("The MySQL server closed the connection, or sent nothing for read_timeout (%d seconds).",
 					 conn->options->read_timeout) : 0));
@@ -180,6 +184,7 @@ pypeline_wait_for_mysql(SourceConnection *conn, int status)
 	int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT;
 	long		timeout_ms;
 	TimestampTz start = GetCurrentTimestamp();
+	bool		connecting = conn->thread_id == 0;
 
 	if (status & MYSQL_WAIT_READ)
 		events |= WL_SOCKET_READABLE;
@@ -188,7 +193,7 @@ pypeline_wait_for_mysql(SourceConnection *conn, int status)
 	if (status & MYSQL_WAIT_TIMEOUT)
 		timeout_ms = mysql_get_timeout_value_ms(conn->mysql);
 	else
-		timeout_ms = (long) conn->options->read_timeout * 1000L;
+		timeout_ms = 1000L * (connecting ? conn->options->connect_timeout : conn->options->read_timeout);
 
 	for (;;)
 	{
@@ -215,6 +220,12 @@ pypeline_wait_for_mysql(SourceConnection *conn, int status)
 		{
 			if (status & MYSQL_WAIT_TIMEOUT)
 				return MYSQL_WAIT_TIMEOUT;
+			if (connecting)
+				ereport(ERROR,
+						(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+						 errmsg("could not connect to MySQL server \"%s\" within connect_timeout (%d seconds)",
+								conn->options->server_name, conn->options->connect_timeout),
+						 errhint("Check the host, port or socket options of the server and that MySQL is running.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("MySQL server \"%s\" sent nothing for %d seconds",

@@ -291,6 +291,13 @@ lock_etl(EtlKind kind, const char *name)
 		etl_exec(psprintf("SELECT pg_catalog.pg_advisory_xact_lock("
 						  "pg_catalog.hashtext('pypeline'), pg_catalog.hashtext(%s))", key),
 				 SPI_OK_SELECT);
+		/* a transaction snapshot cannot see what that run committed */
+		if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access: another run of %s \"%s\" committed meanwhile",
+							etl_kind_name(kind), name),
+					 errhint("Retry the transaction.")));
 	}
 }
 
