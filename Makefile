@@ -20,6 +20,8 @@ OBJS = \
 	src/stage.o \
 	src/catalog.o \
 	src/dimension.o \
+	src/versions.o \
+	src/schema.o \
 	src/fact.o \
 	src/etl.o \
 	src/worker.o

@@ -105,7 +105,7 @@ SET ROLE regress_etl_a;
 SELECT pypeline.process_etl_async('a_own', 'dimension') AS task \gset
 RESET ROLE;
 SELECT pypeline.wait(:task, '60 seconds');
-SELECT state, submitted_by, result FROM pypeline.task WHERE id = :task;
+SELECT state, submitted_by, result, error FROM pypeline.task WHERE id = :task;
 SELECT tableowner FROM pg_tables WHERE tablename = 'a_own_dim';
 SET ROLE regress_etl_b;
 SELECT count(*) FROM pypeline.task;

@@ -28,13 +28,13 @@ SELECT count(*) AS wrong_links FROM payment_fact f
 	JOIN date_dim d USING (date_key)
 	WHERE u.user_id <> 1 + f.id % 100 OR s.school_id <> 1 + f.id % 2
 	   OR d.date <> (timestamp '2013-01-01' + f.id * interval '1 hour')::date;
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- incremental: only rows past the watermark are read
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments SELECT 1000 + seq, 5, 1, 10, 2, '2013-06-01 12:00:00' FROM seq_1_to_10"
 SELECT * FROM pypeline.process_etl('payment', 'fact');
 SELECT count(*) FROM payment_fact;
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 SELECT * FROM pypeline.process_etl('payment', 'fact');
 
 -- a late fact finds the version valid at its time, not the current one
@@ -53,7 +53,7 @@ SELECT id, user_key, school_key, date_key FROM payment_fact WHERE id > 3000 ORDE
 UPDATE pypeline.fact SET unmatched = 'error';
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments VALUES (4001, 998, 1, 1, 1, '2013-08-01')"
 SELECT * FROM pypeline.process_etl('payment', 'fact');
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- ... or an inferred member, which the dimension's next load completes
 UPDATE pypeline.fact SET unmatched = 'inferred';

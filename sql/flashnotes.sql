@@ -91,7 +91,7 @@ SELECT * FROM pg_temp.payment_check();
 SELECT count(*) AS facts, count(DISTINCT payment_id) AS payments, sum(amount) AS amount,
        sum(quantity) AS quantity
 FROM payment_fact;
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- Source changes, then an incremental refresh
 \! (echo 'USE flashnotes_regress;'; cat contrib/flashnotes/changes.sql) | bash regress/mysql-exec.sh
@@ -125,7 +125,7 @@ SELECT f.payment_id, u.user_id, u.state, u.version, u.is_current, d.date
 FROM payment_fact f JOIN user_dim u USING (user_key) JOIN date_dim d USING (date_key)
 WHERE f.payment_id BETWEEN 1001 AND 1010 ORDER BY f.payment_id;
 SELECT * FROM pg_temp.payment_check();
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- a second incremental refresh finds nothing new
 SELECT coalesce(max(id), 0) AS last_run FROM pypeline.run_log \gset
@@ -150,7 +150,7 @@ ORDER BY revenue DESC, state;
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
 SELECT count(*) AS versions, count(*) FILTER (WHERE is_current) AS current FROM user_dim WHERE user_key > 0;
 SELECT * FROM pg_temp.payment_check();
-SELECT fact, value FROM pypeline.watermark;
+SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- Clean up for the tests that follow
 DROP FUNCTION pg_temp.payment_check();

@@ -52,10 +52,16 @@ CREATE TABLE pypeline.dimension (
 	beginning_of_time timestamptz NOT NULL DEFAULT '-infinity',
 	end_of_time timestamptz NOT NULL DEFAULT 'infinity',
 	on_bad_key text NOT NULL DEFAULT 'error' CHECK (on_bad_key IN ('error', 'reject')),
+	column_rules jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(column_rules) = 'object'),
+	deletes text NOT NULL DEFAULT 'ignore' CHECK (deletes IN ('ignore', 'invalidate', 'new_record')),
+	max_closed_fraction numeric NOT NULL DEFAULT 0.2 CHECK (max_closed_fraction BETWEEN 0 AND 1),
+	schema_changes text NOT NULL DEFAULT 'fail' CHECK (schema_changes IN ('fail', 'add_type1', 'add_type2')),
+	incremental_column text,
 	active boolean NOT NULL DEFAULT true,
 	defined_at timestamptz NOT NULL DEFAULT now(),
 	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
-	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL))
+	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL AND deletes = 'ignore')),
+	CHECK (incremental_column IS NULL OR deletes = 'ignore')
 );
 
 CREATE TABLE pypeline.fact (
@@ -75,13 +81,25 @@ CREATE TABLE pypeline.fact (
 	defined_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Incremental facts: the highest incremental_column value loaded, saved in the
+-- Incremental ETLs: the highest incremental_column value loaded, saved in the
 -- transaction that loaded the rows it covers.
 CREATE TABLE pypeline.watermark (
-	fact text PRIMARY KEY REFERENCES pypeline.fact ON DELETE CASCADE ON UPDATE CASCADE,
+	etl_type text NOT NULL CHECK (etl_type IN ('dimension', 'fact')),
+	etl_name text NOT NULL,
 	value text NOT NULL,
-	updated_at timestamptz NOT NULL DEFAULT now()
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (etl_type, etl_name)
 );
+
+-- A watermark goes with its ETL: a deleted and redefined ETL starts afresh.
+CREATE FUNCTION pypeline._forget_watermark()
+RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM pypeline.watermark
+	WHERE etl_type = TG_ARGV[0] AND etl_name = OLD.name;
+	RETURN NULL;
+END $$;
 
 CREATE TABLE pypeline.run_log (
 	id bigserial PRIMARY KEY,
@@ -95,6 +113,7 @@ CREATE TABLE pypeline.run_log (
 	rows_updated bigint NOT NULL DEFAULT 0,
 	rows_unchanged bigint NOT NULL DEFAULT 0,
 	rows_rejected bigint NOT NULL DEFAULT 0,
+	rows_deleted bigint NOT NULL DEFAULT 0,
 	status text NOT NULL CHECK (status IN ('success', 'failure')),
 	message text,
 	run_by name NOT NULL DEFAULT current_user
@@ -124,10 +143,16 @@ SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.reject', '');
 SELECT pg_catalog.pg_extension_config_dump('pypeline.reject_id_seq', '');
 
+CREATE TRIGGER forget_watermark AFTER DELETE ON pypeline.dimension
+	FOR EACH ROW EXECUTE FUNCTION pypeline._forget_watermark('dimension');
+CREATE TRIGGER forget_watermark AFTER DELETE ON pypeline.fact
+	FOR EACH ROW EXECUTE FUNCTION pypeline._forget_watermark('fact');
+
 CREATE VIEW pypeline.etls AS
 	SELECT 'dimension'::text AS etl_type, name AS etl_name, active, server, target,
 	       CASE WHEN generator IS NOT NULL THEN generator || ' generator'
-	            ELSE 'scd type ' || scd_type END AS kind,
+	            ELSE 'scd type ' || scd_type ||
+	                 coalesce(', incremental by ' || incremental_column, '') END AS kind,
 	       position
 	FROM pypeline.dimension
 	UNION ALL
@@ -178,13 +203,64 @@ CREATE FUNCTION pypeline.define_dimension(
 	beginning_of_time timestamptz DEFAULT '-infinity',
 	end_of_time timestamptz DEFAULT 'infinity',
 	active boolean DEFAULT true,
-	on_bad_key text DEFAULT 'error')
+	on_bad_key text DEFAULT 'error',
+	column_rules jsonb DEFAULT '{}',
+	deletes text DEFAULT 'ignore',
+	max_closed_fraction numeric DEFAULT 0.2,
+	schema_changes text DEFAULT 'fail',
+	incremental_column text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+	rule record;
 BEGIN
 	PERFORM pypeline._check_server(server);
 	IF on_bad_key NOT IN ('error', 'reject') THEN
 		RAISE EXCEPTION 'on_bad_key must be error or reject, not "%"', on_bad_key
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(column_rules) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'column_rules must be a JSON object of column name to rule'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example ''{"email": "type1", "signup_source": "ignore"}''.';
+	END IF;
+	FOR rule IN SELECT key, value #>> '{}' AS value FROM jsonb_each(column_rules) LOOP
+		IF rule.value IS NULL OR rule.value NOT IN ('type2', 'type1', 'type1_all', 'ignore') THEN
+			RAISE EXCEPTION 'rule of column "%" must be type2, type1, type1_all or ignore', rule.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF rule.value = 'type2' AND scd_type <> 2 THEN
+			RAISE EXCEPTION 'column "%" can be type2 only in a type 2 dimension', rule.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF rule.key = ANY (natural_key) THEN
+			RAISE EXCEPTION 'natural key column "%" cannot have a change rule', rule.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF deletes NOT IN ('ignore', 'invalidate', 'new_record') THEN
+		RAISE EXCEPTION 'deletes must be ignore, invalidate or new_record, not "%"', deletes
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF deletes <> 'ignore' AND scd_type <> 2 THEN
+		RAISE EXCEPTION 'deletes => ''%'' needs a type 2 dimension, whose versions can be closed', deletes
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF deletes <> 'ignore' AND incremental_column IS NOT NULL THEN
+		RAISE EXCEPTION 'an incremental source cannot tell deleted rows from unchanged ones'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Use deletes => ''ignore'' with incremental_column.';
+	END IF;
+	IF max_closed_fraction NOT BETWEEN 0 AND 1 THEN
+		RAISE EXCEPTION 'max_closed_fraction must be between 0 and 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF schema_changes NOT IN ('fail', 'add_type1', 'add_type2') THEN
+		RAISE EXCEPTION 'schema_changes must be fail, add_type1 or add_type2, not "%"', schema_changes
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF schema_changes = 'add_type2' AND scd_type <> 2 THEN
+		RAISE EXCEPTION 'schema_changes => ''add_type2'' needs a type 2 dimension'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pypeline._check_target(target);
@@ -211,10 +287,13 @@ BEGIN
 	END IF;
 	INSERT INTO pypeline.dimension AS d (name, server, source_sql, target, natural_key,
 		surrogate_key, scd_type, type1_columns, change_date_column, target_ddl,
-		beginning_of_time, end_of_time, active, on_bad_key)
+		beginning_of_time, end_of_time, active, on_bad_key, column_rules, deletes,
+		max_closed_fraction, schema_changes, incremental_column)
 	VALUES (name, server, source_sql, target, natural_key,
 		coalesce(surrogate_key, name || '_key'), scd_type, coalesce(type1_columns, '{}'),
-		change_date_column, target_ddl, beginning_of_time, end_of_time, active, on_bad_key)
+		change_date_column, target_ddl, beginning_of_time, end_of_time, active, on_bad_key,
+		coalesce(column_rules, '{}'), deletes, max_closed_fraction, schema_changes,
+		incremental_column)
 	ON CONFLICT ON CONSTRAINT dimension_pkey DO UPDATE SET
 		server = excluded.server, source_sql = excluded.source_sql, target = excluded.target,
 		natural_key = excluded.natural_key, surrogate_key = excluded.surrogate_key,
@@ -222,6 +301,9 @@ BEGIN
 		change_date_column = excluded.change_date_column, target_ddl = excluded.target_ddl,
 		beginning_of_time = excluded.beginning_of_time, end_of_time = excluded.end_of_time,
 		active = excluded.active, on_bad_key = excluded.on_bad_key,
+		column_rules = excluded.column_rules, deletes = excluded.deletes,
+		max_closed_fraction = excluded.max_closed_fraction,
+		schema_changes = excluded.schema_changes, incremental_column = excluded.incremental_column,
 		generator = NULL, first_date = NULL, last_date = NULL, defined_at = now();
 	RETURN name;
 END $$;
@@ -251,6 +333,7 @@ BEGIN
 		server = NULL, source_sql = NULL, target = excluded.target,
 		natural_key = excluded.natural_key, surrogate_key = excluded.surrogate_key,
 		scd_type = 1, type1_columns = '{}', change_date_column = NULL, target_ddl = NULL,
+		column_rules = '{}', deletes = 'ignore', schema_changes = 'fail', incremental_column = NULL,
 		generator = 'date', first_date = excluded.first_date, last_date = excluded.last_date,
 		active = excluded.active, defined_at = now();
 	RETURN name;
@@ -394,6 +477,7 @@ GRANT SELECT, INSERT, UPDATE ON pypeline.task TO PUBLIC;
 GRANT USAGE ON SEQUENCE pypeline.task_id_seq TO PUBLIC;
 -- runs are recorded as the role that runs them
 GRANT INSERT ON pypeline.run_log, pypeline.reject TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pypeline.watermark TO PUBLIC;
 GRANT USAGE ON SEQUENCE pypeline.run_log_id_seq, pypeline.reject_id_seq TO PUBLIC;
 
 CREATE FUNCTION pypeline._submit(what text, arguments jsonb)

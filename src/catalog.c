@@ -118,11 +118,17 @@ catalog_get_etl(EtlKind kind, const char *name)
 	 * for another run's lock sees the watermark that run committed.
 	 */
 	if (kind == ETL_DIMENSION)
-		SPI_execute_with_args("SELECT * FROM pypeline.dimension WHERE name = $1",
+		SPI_execute_with_args("SELECT d.*, w.value AS watermark, "
+							  "  ARRAY(SELECT key FROM jsonb_each_text(d.column_rules) WHERE value = 'type1') AS rule_type1, "
+							  "  ARRAY(SELECT key FROM jsonb_each_text(d.column_rules) WHERE value = 'type1_all') AS rule_type1_all, "
+							  "  ARRAY(SELECT key FROM jsonb_each_text(d.column_rules) WHERE value = 'ignore') AS rule_ignore "
+							  "FROM pypeline.dimension d LEFT JOIN pypeline.watermark w "
+							  "  ON w.etl_type = 'dimension' AND w.etl_name = d.name WHERE d.name = $1",
 							  1, argtypes, args, NULL, false, 1);
 	else
 		SPI_execute_with_args("SELECT f.*, w.value AS watermark FROM pypeline.fact f "
-							  "LEFT JOIN pypeline.watermark w ON w.fact = f.name WHERE f.name = $1",
+							  "LEFT JOIN pypeline.watermark w ON w.etl_type = 'fact' AND w.etl_name = f.name "
+							  "WHERE f.name = $1",
 							  1, argtypes, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -141,13 +147,22 @@ catalog_get_etl(EtlKind kind, const char *name)
 	def->target_quoted = quoted_target(def->target);
 	def->target_ddl = text_column(tuple, tupdesc, "target_ddl");
 	def->active = strcmp(text_column(tuple, tupdesc, "active"), "t") == 0;
+	def->incremental_column = text_column(tuple, tupdesc, "incremental_column");
+	def->watermark = text_column(tuple, tupdesc, "watermark");
 
 	if (kind == ETL_DIMENSION)
 	{
 		def->natural_key = text_array_column(tuple, tupdesc, "natural_key");
 		def->surrogate_key = text_column(tuple, tupdesc, "surrogate_key");
 		def->scd_type = atoi(text_column(tuple, tupdesc, "scd_type"));
-		def->type1_columns = text_array_column(tuple, tupdesc, "type1_columns");
+		/* type1_columns is the older spelling of the type1_all rule */
+		def->type1_columns = list_concat(text_array_column(tuple, tupdesc, "type1_columns"),
+										 text_array_column(tuple, tupdesc, "rule_type1_all"));
+		def->current_only_columns = text_array_column(tuple, tupdesc, "rule_type1");
+		def->ignored_columns = text_array_column(tuple, tupdesc, "rule_ignore");
+		def->deletes = text_column(tuple, tupdesc, "deletes");
+		def->max_closed_fraction = text_column(tuple, tupdesc, "max_closed_fraction");
+		def->schema_changes = text_column(tuple, tupdesc, "schema_changes");
 		def->change_date_column = text_column(tuple, tupdesc, "change_date_column");
 		def->generator = text_column(tuple, tupdesc, "generator");
 		def->first_date = text_column(tuple, tupdesc, "first_date");
@@ -161,9 +176,7 @@ catalog_get_etl(EtlKind kind, const char *name)
 		def->measures = text_array_column(tuple, tupdesc, "measures");
 		def->degenerate_columns = text_array_column(tuple, tupdesc, "degenerate_columns");
 		def->event_time_column = text_column(tuple, tupdesc, "event_time_column");
-		def->incremental_column = text_column(tuple, tupdesc, "incremental_column");
 		def->unmatched = text_column(tuple, tupdesc, "unmatched");
-		def->watermark = text_column(tuple, tupdesc, "watermark");
 		def->lookups = fact_lookups(def->name);
 	}
 	return def;
@@ -200,22 +213,24 @@ catalog_facts_using(const char *dimension)
 }
 
 void
-catalog_save_watermark(const char *fact, const char *value)
+catalog_save_watermark(EtlDefinition *def, const char *value)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		args[2] = {CStringGetTextDatum(fact), CStringGetTextDatum(value)};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3] = {CStringGetTextDatum(etl_kind_name(def->kind)),
+		CStringGetTextDatum(def->name), CStringGetTextDatum(value)};
 
-	SPI_execute_with_args("INSERT INTO pypeline.watermark (fact, value) VALUES ($1, $2) "
-						  "ON CONFLICT (fact) DO UPDATE SET value = excluded.value, updated_at = now()",
-						  2, argtypes, args, NULL, false, 0);
+	SPI_execute_with_args("INSERT INTO pypeline.watermark (etl_type, etl_name, value) VALUES ($1, $2, $3) "
+						  "ON CONFLICT (etl_type, etl_name) DO UPDATE "
+						  "SET value = excluded.value, updated_at = now()",
+						  3, argtypes, args, NULL, false, 0);
 }
 
 void
-catalog_forget_watermark(const char *fact)
+catalog_forget_watermark(EtlDefinition *def)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(fact)};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(etl_kind_name(def->kind)), CStringGetTextDatum(def->name)};
 
-	SPI_execute_with_args("DELETE FROM pypeline.watermark WHERE fact = $1",
-						  1, argtypes, args, NULL, false, 0);
+	SPI_execute_with_args("DELETE FROM pypeline.watermark WHERE etl_type = $1 AND etl_name = $2",
+						  2, argtypes, args, NULL, false, 0);
 }

@@ -30,6 +30,7 @@
 #define VERSION "version"
 #define IS_CURRENT "is_current"
 #define INFERRED "inferred"
+#define DELETED "deleted"
 
 /* Source columns stored as attributes: all but the natural key and change date. */
 static List *
@@ -143,6 +144,8 @@ dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 			value = "true";
 		else if (strcmp(name, INFERRED) == 0)
 			value = unknown ? "false" : "true";
+		else if (strcmp(name, DELETED) == 0)
+			value = "false";
 		else if (nk_index < list_length(dim->natural_key) && !notnull)
 			value = NULL;		/* the unknown member has no natural key */
 		else if (category == TYPCATEGORY_STRING)
@@ -219,7 +222,8 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *attributes)
 		appendStringInfo(&sql, ", %s %s", quote_identifier(lfirst(lc)), mapped_type_of(cursor, lfirst(lc)));
 	if (def->scd_type == 2)
 		appendStringInfoString(&sql, ", " VALID_FROM " timestamptz NOT NULL, " VALID_TO " timestamptz NOT NULL, "
-							   VERSION " integer NOT NULL, " IS_CURRENT " boolean NOT NULL");
+							   VERSION " integer NOT NULL, " IS_CURRENT " boolean NOT NULL, "
+							   DELETED " boolean NOT NULL DEFAULT false");
 	appendStringInfoString(&sql, ", " INFERRED " boolean NOT NULL DEFAULT false)");
 	return sql.data;
 }
@@ -304,7 +308,10 @@ reject_rows(EtlDefinition *def, const char *stage, const char *condition, const 
 static uint64
 check_natural_keys(EtlDefinition *def, const char *stage)
 {
-	char	   *key = etl_column_list(def->natural_key, "s");
+	/* a member's history (several change dates) is not a repeated key */
+	List	   *unique_key = def->scd_type == 2 && def->change_date_column ?
+		lappend(list_copy(def->natural_key), def->change_date_column) : def->natural_key;
+	char	   *key = etl_column_list(unique_key, "s");
 	char	   *repeated;
 	uint64		nulls;
 	uint64		rejected = 0;
@@ -344,30 +351,6 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 	return rejected;
 }
 
-/* "t.a = s.a, t.b = s.b" for UPDATE ... SET */
-static char *
-set_list(List *columns)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, columns)
-		appendStringInfo(&buf, "%s%s = s.%s", buf.len > 0 ? ", " : "",
-						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
-	return buf.data;
-}
-
-/* "ROW(t.a, t.b) IS DISTINCT FROM ROW(s.a, s.b)"; false for no columns */
-static char *
-differs(List *columns)
-{
-	if (columns == NIL)
-		return "false";
-	return psprintf("ROW(%s) IS DISTINCT FROM ROW(%s)",
-					etl_column_list(columns, "t"), etl_column_list(columns, "s"));
-}
-
 /*
  * Counts new members and changed members before anything is written, so
  * the counts describe source rows whatever statements apply them.
@@ -381,7 +364,8 @@ classify(EtlDefinition *def, const char *stage, List *attributes, bool has_infer
 					  "  count(*) FILTER (WHERE t.%s IS NOT NULL AND (%s%s)) "
 					  "FROM pg_temp.%s s LEFT JOIN %s t ON %s%s",
 					  quote_identifier(def->surrogate_key), quote_identifier(def->surrogate_key),
-					  def->scd_type == 0 ? "false" : differs(attributes),
+					  def->scd_type == 0 ? "false" :
+					  etl_differs(list_difference_strings(attributes, def->ignored_columns)),
 					  has_inferred ? " OR t." INFERRED : "",
 					  stage, def->target_quoted, key_match,
 					  def->scd_type == 2 ? " AND t." IS_CURRENT : ""),
@@ -392,8 +376,8 @@ classify(EtlDefinition *def, const char *stage, List *attributes, bool has_infer
 }
 
 /* Completes inferred members in place with their real attributes. */
-static void
-complete_inferred_members(EtlDefinition *def, const char *stage, List *attributes)
+void
+dimension_complete_inferred(EtlDefinition *def, const char *stage, List *attributes)
 {
 	if (attributes == NIL)
 		etl_exec(psprintf("UPDATE %s t SET " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
@@ -402,7 +386,7 @@ complete_inferred_members(EtlDefinition *def, const char *stage, List *attribute
 				 SPI_OK_UPDATE);
 	else
 		etl_exec(psprintf("UPDATE %s t SET %s, " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
-						  def->target_quoted, set_list(attributes), stage,
+						  def->target_quoted, etl_set_list(attributes), stage,
 						  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
 				 SPI_OK_UPDATE);
 }
@@ -433,75 +417,16 @@ insert_new_members(EtlDefinition *def, const char *stage, List *attributes, bool
 static void
 merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_inferred)
 {
+	List	   *overwritten = list_difference_strings(attributes, def->ignored_columns);
+
 	if (has_inferred)
-		complete_inferred_members(def, stage, attributes);
-	if (def->scd_type == 1 && attributes != NIL)
+		dimension_complete_inferred(def, stage, attributes);
+	if (def->scd_type == 1 && overwritten != NIL)
 		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
-						  def->target_quoted, set_list(attributes), stage,
+						  def->target_quoted, etl_set_list(overwritten), stage,
 						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
-						  differs(attributes)),
+						  etl_differs(overwritten)),
 				 SPI_OK_UPDATE);
-	insert_new_members(def, stage, attributes, true);
-}
-
-/*
- * The instant a new version starts: the source's change date if the
- * definition names one (naive DATETIME values are UTC, like the MySQL
- * connection), else the load's transaction time.  Never before the start
- * of the version it closes, so intervals stay well-formed.
- */
-static char *
-version_start(EtlDefinition *def, SourceCursor *cursor)
-{
-	if (def->change_date_column == NULL)
-		return "now()";
-	return psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->change_date_column));
-}
-
-static void
-merge_type2(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *attributes,
-			bool has_inferred)
-{
-	List	   *tracked = list_difference_strings(attributes, def->type1_columns);
-	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
-	const char *sk = quote_identifier(def->surrogate_key);
-
-	if (has_inferred)
-		complete_inferred_members(def, stage, attributes);
-
-	/* type-1 columns: overwritten on every version */
-	if (def->type1_columns != NIL)
-		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
-						  def->target_quoted, set_list(def->type1_columns), stage, key_match,
-						  differs(def->type1_columns)),
-				 SPI_OK_UPDATE);
-
-	/* tracked columns: close the current version, add the next */
-	if (tracked != NIL)
-	{
-		List	   *columns = list_concat_copy(def->natural_key, attributes);
-
-		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_changed ON COMMIT DROP AS "
-						  "SELECT t.%s AS pypeline_old_key, t." VERSION " AS pypeline_old_version, "
-						  "  greatest(%s, t." VALID_FROM ") AS pypeline_since, %s "
-						  "FROM %s t JOIN pg_temp.%s s ON %s "
-						  "WHERE t." IS_CURRENT "%s AND %s",
-						  sk, version_start(def, cursor), etl_column_list(columns, "s"),
-						  def->target_quoted, stage, key_match,
-						  has_inferred ? " AND NOT t." INFERRED : "", differs(tracked)),
-				 SPI_OK_UTILITY);
-		etl_exec(psprintf("UPDATE %s t SET " VALID_TO " = c.pypeline_since, " IS_CURRENT " = false "
-						  "FROM pypeline_changed c WHERE t.%s = c.pypeline_old_key",
-						  def->target_quoted, sk),
-				 SPI_OK_UPDATE);
-		etl_exec(psprintf("INSERT INTO %s (%s, " VALID_FROM ", " VALID_TO ", " VERSION ", " IS_CURRENT ") "
-						  "SELECT %s, c.pypeline_since, %s, c.pypeline_old_version + 1, true "
-						  "FROM pypeline_changed c",
-						  def->target_quoted, etl_column_list(columns, NULL),
-						  etl_column_list(columns, "c"), quote_literal_cstr(def->end_of_time)),
-				 SPI_OK_INSERT);
-		etl_exec("DROP TABLE pypeline_changed", SPI_OK_UTILITY);
-	}
 	insert_new_members(def, stage, attributes, true);
 }
 
@@ -551,17 +476,20 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 }
 
 /*
- * Loads a dimension: source into staging, checks, target creation, merge.
+ * Loads a dimension: source into staging, checks, target creation or
+ * reconciliation with the source's columns, merge, deleted members.
  */
 LoadCounts
 dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 {
 	LoadCounts	counts = {0};
+	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
+		etl_table_exists(def->target_quoted);
 	SourceCursor *cursor;
 	char	   *stage;
 	List	   *attributes;
 	List	   *needed;
-	bool		has_inferred;
+	List	   *target_columns;
 	bool		created;
 	ListCell   *lc;
 
@@ -569,13 +497,17 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 
 	etl_log("Executing source query for dimension %s", def->target);
-	cursor = source_open(def->server, def->source_sql, def->name);
+	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
 	foreach(lc, def->natural_key)
 		etl_require_source_column(def, cursor, lfirst(lc), "natural key");
-	foreach(lc, def->type1_columns)
+	foreach(lc, list_concat_copy(def->type1_columns, def->current_only_columns))
 		etl_require_source_column(def, cursor, lfirst(lc), "type-1 column");
+	foreach(lc, def->ignored_columns)
+		etl_require_source_column(def, cursor, lfirst(lc), "ignored column");
 	if (def->change_date_column)
 		etl_require_source_column(def, cursor, def->change_date_column, "change date column");
+	if (def->incremental_column)
+		etl_require_source_column(def, cursor, def->incremental_column, "incremental column");
 	attributes = attribute_columns(def, cursor);
 
 	stage = stage_create(cursor, def->name);
@@ -585,28 +517,41 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	counts.rejected = check_natural_keys(def, stage);
 
 	created = prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
+	if (created)
+		catalog_forget_watermark(def);
+	else
+		counts.message = schema_reconcile(def, cursor, list_concat_copy(def->natural_key, attributes));
 	needed = list_concat_copy(def->natural_key, attributes);
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
 		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
 	etl_require_target_columns(def, needed);
-	has_inferred = etl_list_has_string(etl_table_columns(def->target_quoted), INFERRED);
+	target_columns = etl_table_columns(def->target_quoted);
 
-	if (created)
+	if (created && etl_count(psprintf("SELECT count(*) - count(DISTINCT (%s)) FROM pg_temp.%s",
+									  etl_column_list(def->natural_key, NULL), stage)) == 0)
 	{
-		/* every staged row is a new member: no comparisons, one insert */
+		/* one row per member into a new table: no comparisons, one insert */
 		counts.inserted = counts.read - counts.rejected;
 		insert_new_members(def, stage, attributes, false);
-		create_key_indexes(def);
 	}
+	else if (def->scd_type == 2)
+		versions_merge(def, cursor, stage, attributes,
+					   etl_list_has_string(target_columns, INFERRED),
+					   etl_list_has_string(target_columns, DELETED), &counts);
 	else
 	{
-		classify(def, stage, attributes, has_inferred, &counts);
-		if (def->scd_type == 2)
-			merge_type2(def, cursor, stage, attributes, has_inferred);
-		else
-			merge_type1(def, stage, attributes, has_inferred);
+		classify(def, stage, attributes, etl_list_has_string(target_columns, INFERRED), &counts);
+		merge_type1(def, stage, attributes, etl_list_has_string(target_columns, INFERRED));
 	}
+	if (created)
+		create_key_indexes(def);
+
+	/* only a full source tells which members are gone */
+	if (strcmp(def->deletes, "ignore") != 0 && !incremental)
+		counts.deleted = versions_close_deleted(def, stage, etl_list_has_string(target_columns, DELETED));
+	if (def->incremental_column)
+		etl_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* facts join this table next: give the planner fresh statistics */
 	etl_exec(psprintf("ANALYZE %s", def->target_quoted), SPI_OK_UTILITY);

@@ -215,6 +215,100 @@ etl_require_target_columns(EtlDefinition *def, List *needed)
 					 errhint("Add the column with ALTER TABLE, or rebuild the table with delete_existing_table => true.")));
 }
 
+/* "t.a = s.a, t.b = s.b" for UPDATE ... SET */
+char *
+etl_set_list(List *columns)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, columns)
+		appendStringInfo(&buf, "%s%s = s.%s", buf.len > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
+	return buf.data;
+}
+
+/* "ROW(t.a, t.b) IS DISTINCT FROM ROW(s.a, s.b)"; false for no columns */
+char *
+etl_differs(List *columns)
+{
+	if (columns == NIL)
+		return "false";
+	return psprintf("ROW(%s) IS DISTINCT FROM ROW(%s)",
+					etl_column_list(columns, "t"), etl_column_list(columns, "s"));
+}
+
+/* `name`, with backticks doubled */
+static char *
+mysql_quote_identifier(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '`');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '`')
+			appendStringInfoChar(&buf, '`');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '`');
+	return buf.data;
+}
+
+static bool
+is_integer(const char *value)
+{
+	const char *p = value;
+
+	if (*p == '-')
+		p++;
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			return false;
+	return true;
+}
+
+/*
+ * The source query, restricted to rows past the watermark when the load is
+ * incremental.  A trailing semicolon would end the derived table early.
+ */
+char *
+etl_source_query(EtlDefinition *def, bool incremental)
+{
+	char	   *sql = pstrdup(def->source_sql);
+	int			len = strlen(sql);
+
+	while (len > 0 && (sql[len - 1] == ';' || isspace((unsigned char) sql[len - 1])))
+		sql[--len] = '\0';
+	if (!incremental)
+		return sql;
+	/* integers unquoted: MySQL compares an integer with a string as doubles */
+	return psprintf("SELECT * FROM (%s) AS pypeline_source WHERE %s > %s", sql,
+					mysql_quote_identifier(def->incremental_column),
+					is_integer(def->watermark) ? def->watermark : source_quote_literal(def->watermark));
+}
+
+/*
+ * Saves the highest incremental_column value of the staged rows, in the
+ * transaction that loads them; an empty increment keeps the watermark.
+ */
+void
+etl_advance_watermark(EtlDefinition *def, const char *stage)
+{
+	char	   *value;
+
+	etl_exec(psprintf("SELECT max(%s)::text FROM pg_temp.%s",
+					  quote_identifier(def->incremental_column), stage),
+			 SPI_OK_SELECT);
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (value != NULL)
+		catalog_save_watermark(def, value);
+}
+
 /* format_type of a column of a table, e.g. "bigint" */
 char *
 etl_column_type(const char *quoted_table, const char *column)
@@ -304,10 +398,12 @@ lock_etl(EtlKind kind, const char *name)
 static void
 record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCounts *counts)
 {
-	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[10];
+	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[12];
+	char		nulls[12];
 
+	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(etl_kind_name(def->kind));
 	args[1] = CStringGetTextDatum(def->name);
 	args[2] = CStringGetTextDatum(def->target);
@@ -318,11 +414,15 @@ record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCo
 	args[7] = Int64GetDatum((int64) counts->updated);
 	args[8] = Int64GetDatum((int64) counts->unchanged);
 	args[9] = Int64GetDatum((int64) counts->rejected);
+	args[10] = Int64GetDatum((int64) counts->deleted);
+	args[11] = counts->message ? CStringGetTextDatum(counts->message) : (Datum) 0;
+	if (counts->message == NULL)
+		nulls[11] = 'n';
 	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
 						  "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, "
-						  "rows_rejected, status) "
-						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'success')",
-						  10, argtypes, args, NULL, false, 0);
+						  "rows_rejected, rows_deleted, message, status) "
+						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'success')",
+						  12, argtypes, args, nulls, false, 0);
 }
 
 /*

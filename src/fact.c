@@ -27,59 +27,6 @@ typedef struct ResolvedLookup
 	List	   *natural_key_types;	/* types of its natural key columns */
 } ResolvedLookup;
 
-/* `name`, with backticks doubled */
-static char *
-mysql_quote_identifier(const char *name)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '`');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '`')
-			appendStringInfoChar(&buf, '`');
-		appendStringInfoChar(&buf, *p);
-	}
-	appendStringInfoChar(&buf, '`');
-	return buf.data;
-}
-
-static bool
-is_integer(const char *value)
-{
-	const char *p = value;
-
-	if (*p == '-')
-		p++;
-	if (*p == '\0')
-		return false;
-	for (; *p; p++)
-		if (!isdigit((unsigned char) *p))
-			return false;
-	return true;
-}
-
-/*
- * The source query, restricted to rows past the watermark when the load is
- * incremental.  A trailing semicolon would end the derived table early.
- */
-static char *
-source_query(EtlDefinition *def, bool incremental)
-{
-	char	   *sql = pstrdup(def->source_sql);
-	int			len = strlen(sql);
-
-	while (len > 0 && (sql[len - 1] == ';' || isspace((unsigned char) sql[len - 1])))
-		sql[--len] = '\0';
-	if (!incremental)
-		return sql;
-	/* integers unquoted: MySQL compares an integer with a string as doubles */
-	return psprintf("SELECT * FROM (%s) AS pypeline_source WHERE %s > %s", sql,
-					mysql_quote_identifier(def->incremental_column),
-					is_integer(def->watermark) ? def->watermark : source_quote_literal(def->watermark));
-}
-
 static ResolvedLookup *
 resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
 {
@@ -275,7 +222,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 	ListCell   *lc;
 
 	etl_log("Executing source query for fact %s", def->target);
-	cursor = source_open(def->server, source_query(def, incremental), def->name);
+	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
 	foreach(lc, def->lookups)
 	{
 		ListCell   *col;
@@ -315,7 +262,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 		etl_log("Creating table %s.", def->target);
 		etl_exec(def->target_ddl ? def->target_ddl : derived_ddl(def, cursor, resolved), SPI_OK_UTILITY);
 		etl_log("Table %s created.", def->target);
-		catalog_forget_watermark(def->name);
+		catalog_forget_watermark(def);
 	}
 	needed = list_concat(needed, def->degenerate_columns);
 	needed = list_concat(needed, def->measures);
@@ -337,13 +284,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 	etl_exec(psprintf("ANALYZE pg_temp.%s", stage), SPI_OK_UTILITY);
 	counts.inserted = insert_facts(def, cursor, resolved, stage);
 	if (def->incremental_column)
-	{
-		etl_exec(psprintf("SELECT max(%s)::text FROM pg_temp.%s",
-						  quote_identifier(def->incremental_column), stage),
-				 SPI_OK_SELECT);
-		if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
-			catalog_save_watermark(def->name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	}
+		etl_advance_watermark(def, stage);
 	stage_drop(stage);
 	return counts;
 }

@@ -195,12 +195,19 @@ typedef struct EtlDefinition
 	char	   *target_quoted;	/* safe to paste into SQL */
 	char	   *target_ddl;
 	bool		active;
+	char	   *incremental_column;	/* read only rows past the watermark */
+	char	   *watermark;		/* NULL before the first incremental load */
 
 	/* dimensions */
 	List	   *natural_key;
 	char	   *surrogate_key;
 	int			scd_type;
-	List	   *type1_columns;
+	List	   *type1_columns;	/* overwritten on every version (type1_all) */
+	List	   *current_only_columns;	/* overwritten on the current version */
+	List	   *ignored_columns;	/* keep the first value */
+	char	   *deletes;		/* ignore, invalidate or new_record */
+	char	   *max_closed_fraction;	/* refuse to close more of the members */
+	char	   *schema_changes; /* fail, add_type1 or add_type2 */
 	char	   *change_date_column;
 	char	   *generator;		/* "date" or NULL */
 	char	   *first_date;
@@ -214,9 +221,7 @@ typedef struct EtlDefinition
 	List	   *measures;
 	List	   *degenerate_columns;
 	char	   *event_time_column;
-	char	   *incremental_column;
 	char	   *unmatched;		/* unknown, inferred or error */
-	char	   *watermark;		/* NULL before the first incremental load */
 } EtlDefinition;
 
 extern const char *etl_kind_name(EtlKind kind);
@@ -224,8 +229,8 @@ extern EtlKind etl_kind_from_name(const char *name);
 extern EtlDefinition *catalog_get_etl(EtlKind kind, const char *name);
 extern List *catalog_active_etls(EtlKind kind);
 extern List *catalog_facts_using(const char *dimension);
-extern void catalog_save_watermark(const char *fact, const char *value);
-extern void catalog_forget_watermark(const char *fact);
+extern void catalog_save_watermark(EtlDefinition *def, const char *value);
+extern void catalog_forget_watermark(EtlDefinition *def);
 
 /* ----------------------------------------------------------------
  * etl.c: running ETLs
@@ -238,6 +243,8 @@ typedef struct LoadCounts
 	uint64		updated;		/* members changed (in place or new version) */
 	uint64		unchanged;
 	uint64		rejected;		/* source rows set aside in pypeline.reject */
+	uint64		deleted;		/* members closed: gone from the source */
+	char	   *message;		/* schema changes applied, for the run log */
 } LoadCounts;
 
 extern void etl_log(const char *fmt,...) pg_attribute_printf(1, 2);
@@ -248,6 +255,10 @@ extern uint64 etl_count(const char *sql);
 extern char *etl_column_list(List *columns, const char *prefix);
 extern char *etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias);
 extern char *etl_column_type(const char *quoted_table, const char *column);
+extern char *etl_set_list(List *columns);
+extern char *etl_source_query(EtlDefinition *def, bool incremental);
+extern void etl_advance_watermark(EtlDefinition *def, const char *stage);
+extern char *etl_differs(List *columns);
 extern bool etl_list_has_string(List *list, const char *value);
 extern int	etl_source_column_index(SourceCursor *cursor, const char *name);
 extern void etl_require_source_column(EtlDefinition *def, SourceCursor *cursor,
@@ -263,6 +274,22 @@ extern char *etl_utc_instant(SourceCursor *cursor, const char *column);
 extern LoadCounts dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too);
 extern void dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 								  StringInfo names, StringInfo values);
+extern void dimension_complete_inferred(EtlDefinition *def, const char *stage, List *attributes);
+
+/* ----------------------------------------------------------------
+ * versions.c: type 2 versions and hard deletes
+ * ----------------------------------------------------------------
+ */
+extern void versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage,
+						   List *attributes, bool has_inferred, bool has_deleted,
+						   LoadCounts *counts);
+extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted);
+
+/* ----------------------------------------------------------------
+ * schema.c: source columns that changed since the target was made
+ * ----------------------------------------------------------------
+ */
+extern char *schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns);
 
 /* ----------------------------------------------------------------
  * fact.c: fact loads

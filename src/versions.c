@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ *
+ * versions.c
+ *		Type 2 dimensions: versions from the staged source rows, and members
+ *		that disappeared from the source (hard deletes).
+ *
+ * The staged rows of one member may be its history (several change dates
+ * in one run, from an incremental source): they are taken in change-date
+ * order and each row whose tracked values differ from the row before it
+ * (or, for the first, from the member's latest version) starts a version.
+ * Per column, a change rule says what else happens:
+ *   type2      (the default) part of the tracked values;
+ *   type1_all  overwritten on every version of the member;
+ *   type1      overwritten on the current version only;
+ *   ignore     the value of the member's first version, kept.
+ * Versions are half-open [valid_from, valid_to): the first version of a
+ * new member starts at beginning_of_time, a later one at its change date
+ * (read as UTC) or the load's transaction time, never before the version
+ * it follows.  Rows older than the member's current version are history
+ * already loaded and are skipped.
+ *
+ * A member whose latest version is closed (invalidated) or flagged deleted
+ * starts a new version when it comes back, whatever its values.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pypeline.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#define SCD_COLUMNS "valid_from, valid_to, version, is_current"
+
+/* "t.a, t.b" or "ROW(NULL)" for no columns, for ROW(...) comparisons */
+static char *
+row_of(List *columns, const char *alias)
+{
+	return columns == NIL ? "NULL" : etl_column_list(columns, alias);
+}
+
+/*
+ * SQL for a staged row's change instant, as "since" of a new version.
+ */
+static char *
+change_instant(EtlDefinition *def, SourceCursor *cursor)
+{
+	if (def->change_date_column == NULL)
+		return "now()";
+	return psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->change_date_column));
+}
+
+/*
+ * The latest version of each staged member, whatever its state.
+ */
+static void
+collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bool has_deleted)
+{
+	char	   *key = etl_column_list(def->natural_key, "t");
+
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+					  "SELECT DISTINCT ON (%s) t.%s AS pypeline_key, t.version AS pypeline_version, "
+					  "  t.valid_from AS pypeline_from, t.valid_to AS pypeline_to, "
+					  "  t.is_current AS pypeline_current, t.is_current AND NOT %s AS pypeline_open, "
+					  "  %s%s%s "
+					  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
+					  "ORDER BY %s, t.version DESC",
+					  key, quote_identifier(def->surrogate_key),
+					  has_deleted ? "t.deleted" : "false",
+					  key, tracked != NIL || def->ignored_columns != NIL ? ", " : "",
+					  etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"),
+					  def->target_quoted, stage,
+					  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+					  key),
+			 SPI_OK_UTILITY);
+}
+
+/*
+ * The staged rows that start a version, with where each version starts.
+ */
+static void
+collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
+				List *attributes, List *tracked)
+{
+	char	   *skey = etl_column_list(def->natural_key, "s");
+	StringInfoData columns;
+	ListCell   *lc;
+
+	/* attributes, with ignored columns from the member's first version */
+	initStringInfo(&columns);
+	foreach(lc, attributes)
+	{
+		const char *col = quote_identifier(lfirst(lc));
+
+		if (etl_list_has_string(def->ignored_columns, lfirst(lc)))
+			appendStringInfo(&columns, ", CASE WHEN l.pypeline_key IS NULL "
+							 "THEN first_value(s.%s) OVER w ELSE l.%s END AS %s", col, col, col);
+		else
+			appendStringInfo(&columns, ", s.%s", col);
+	}
+
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_changes ON COMMIT DROP AS "
+					  "SELECT %s%s, pypeline_key, pypeline_version, pypeline_since FROM ("
+					  "  SELECT %s%s, l.pypeline_key, l.pypeline_version, l.pypeline_open, "
+					  "    CASE WHEN l.pypeline_key IS NULL AND row_number() OVER w = 1 THEN %s::timestamptz "
+					  "         WHEN l.pypeline_key IS NULL THEN s.pypeline_instant "
+					  "         WHEN l.pypeline_current AND s.pypeline_instant <= l.pypeline_from THEN now() "
+					  "         WHEN l.pypeline_current THEN s.pypeline_instant "
+					  "         ELSE greatest(s.pypeline_instant, l.pypeline_to) END AS pypeline_since, "
+					  "    row_number() OVER w AS pypeline_n, "
+					  "    ROW(%s) IS DISTINCT FROM lag(ROW(%s)) OVER w AS pypeline_differs_from_previous, "
+					  "    ROW(%s) IS DISTINCT FROM ROW(%s) AS pypeline_differs_from_latest "
+					  "  FROM (SELECT *, %s AS pypeline_instant FROM pg_temp.%s s) s "
+					  "  LEFT JOIN pypeline_latest l ON %s "
+					  "  WHERE l.pypeline_key IS NULL OR NOT l.pypeline_current "
+					  "     OR s.pypeline_instant >= l.pypeline_from "
+					  "  WINDOW w AS (PARTITION BY %s ORDER BY s.pypeline_instant)"
+					  ") x "
+					  "WHERE CASE WHEN pypeline_n > 1 THEN pypeline_differs_from_previous "
+					  "           ELSE pypeline_key IS NULL OR NOT pypeline_open OR pypeline_differs_from_latest END",
+					  etl_column_list(def->natural_key, NULL),
+					  attributes != NIL ? psprintf(", %s", etl_column_list(attributes, NULL)) : "",
+					  skey, columns.data,
+					  quote_literal_cstr(def->beginning_of_time),
+					  row_of(tracked, "s"), row_of(tracked, "s"),
+					  row_of(tracked, "s"), row_of(tracked, "l"),
+					  change_instant(def, cursor), stage,
+					  etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
+					  skey),
+			 SPI_OK_UTILITY);
+}
+
+/*
+ * Overwrites, in place, the type1_all columns on every version and the
+ * type1 columns on the current one, from each member's latest source row.
+ * Returns the members changed.
+ */
+static void
+overwrite_in_place(EtlDefinition *def, const char *latest_source)
+{
+	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
+
+	if (def->type1_columns != NIL)
+		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
+						  def->target_quoted, etl_set_list(def->type1_columns), latest_source,
+						  key_match, etl_differs(def->type1_columns)),
+				 SPI_OK_UPDATE);
+	if (def->current_only_columns != NIL)
+		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND t.is_current AND %s",
+						  def->target_quoted, etl_set_list(def->current_only_columns), latest_source,
+						  key_match, etl_differs(def->current_only_columns)),
+				 SPI_OK_UPDATE);
+}
+
+void
+versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *attributes,
+			   bool has_inferred, bool has_deleted, LoadCounts *counts)
+{
+	List	   *in_place = list_concat_copy(def->type1_columns, def->current_only_columns);
+	List	   *tracked = NIL;
+	char	   *key = etl_column_list(def->natural_key, NULL);
+	char	   *skey = etl_column_list(def->natural_key, "s");
+	ListCell   *lc;
+
+	foreach(lc, attributes)
+		if (!etl_list_has_string(in_place, lfirst(lc)) &&
+			!etl_list_has_string(def->ignored_columns, lfirst(lc)))
+			tracked = lappend(tracked, lfirst(lc));
+
+	/* each member's latest source row, for the in-place columns */
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
+					  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
+					  skey, stage, skey, change_instant(def, cursor)),
+			 SPI_OK_UTILITY);
+
+	/* members changed in place, counted before anything is written */
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
+					  "SELECT %s FROM pg_temp.pypeline_latest_source s JOIN %s t ON %s "
+					  "WHERE t.is_current AND (%s%s)",
+					  skey, def->target_quoted,
+					  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+					  etl_differs(in_place), has_inferred ? " OR t.inferred" : ""),
+			 SPI_OK_UTILITY);
+
+	if (has_inferred)
+		dimension_complete_inferred(def, "pypeline_latest_source", attributes);
+	overwrite_in_place(def, "pypeline_latest_source");
+
+	collect_latest_versions(def, stage, tracked, has_deleted);
+	collect_changes(def, cursor, stage, attributes, tracked);
+
+	/* close each changed member's current version where its next one starts */
+	etl_exec(psprintf("UPDATE %s t SET valid_to = c.first_since, is_current = false "
+					  "FROM (SELECT pypeline_key, min(pypeline_since) AS first_since "
+					  "      FROM pypeline_changes WHERE pypeline_key IS NOT NULL GROUP BY pypeline_key) c "
+					  "WHERE t.%s = c.pypeline_key AND t.is_current",
+					  def->target_quoted, quote_identifier(def->surrogate_key)),
+			 SPI_OK_UPDATE);
+	etl_exec(psprintf("INSERT INTO %s (%s%s%s, " SCD_COLUMNS ") "
+					  "SELECT %s%s%s, c.pypeline_since, "
+					  "  coalesce(lead(c.pypeline_since) OVER w, %s::timestamptz), "
+					  "  coalesce(c.pypeline_version, 0) + row_number() OVER w, "
+					  "  lead(c.pypeline_since) OVER w IS NULL "
+					  "FROM pypeline_changes c WINDOW w AS (PARTITION BY %s ORDER BY c.pypeline_since)",
+					  def->target_quoted, key, attributes != NIL ? ", " : "",
+					  etl_column_list(attributes, NULL),
+					  etl_column_list(def->natural_key, "c"), attributes != NIL ? ", " : "",
+					  etl_column_list(attributes, "c"),
+					  quote_literal_cstr(def->end_of_time),
+					  etl_column_list(def->natural_key, "c")),
+			 SPI_OK_INSERT);
+
+	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+										  "WHERE pypeline_key IS NULL) x", key));
+	counts->updated = etl_count(psprintf("SELECT count(*) FROM (SELECT %s FROM pypeline_changes "
+										 "WHERE pypeline_key IS NOT NULL UNION SELECT %s FROM pypeline_touched) x",
+										 key, key));
+	counts->unchanged = etl_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_latest_source")) -
+		counts->inserted - counts->updated;
+
+	etl_exec("DROP TABLE pypeline_latest_source, pypeline_touched, pypeline_latest, pypeline_changes",
+			 SPI_OK_UTILITY);
+}
+
+/*
+ * Members whose natural key the (full) source no longer returns: their
+ * current version is closed (invalidate) or followed by a version flagged
+ * deleted (new_record).  Members already closed or deleted are left alone,
+ * so reruns add nothing.  A run that would do this to more than
+ * max_closed_fraction of the current members is refused: an empty or
+ * truncated source must not wipe the dimension.  Returns the members closed.
+ */
+uint64
+versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
+{
+	char	   *live = psprintf("t.is_current AND t.%s <> -1 AND NOT %s%s",
+								quote_identifier(def->surrogate_key),
+								has_deleted ? "t.deleted" : "false",
+								etl_list_has_string(etl_table_columns(def->target_quoted), "inferred") ?
+								" AND NOT t.inferred" : "");
+	char	   *gone = psprintf("%s AND NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, stage,
+								etl_join_condition(def->natural_key, "t", def->natural_key, "s"));
+	uint64		current = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
+	uint64		missing = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
+	double		limit = strtod(def->max_closed_fraction, NULL);
+
+	if (missing == 0)
+		return 0;
+	if ((double) missing > limit * (double) current)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("refusing to close %llu of the %llu current members of dimension \"%s\"",
+						(unsigned long long) missing, (unsigned long long) current, def->name),
+				 errdetail("Their natural keys are missing from the source, and max_closed_fraction is %s.",
+						   def->max_closed_fraction),
+				 errhint("If the source really lost them, raise max_closed_fraction for this dimension with pypeline.define_dimension; otherwise check the source query.")));
+	if (strcmp(def->deletes, "new_record") == 0 && !has_deleted)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table %s of dimension \"%s\" has no column \"deleted\" for deletes => 'new_record'",
+						def->target, def->name),
+				 errhint("ALTER TABLE %s ADD COLUMN deleted boolean NOT NULL DEFAULT false.", def->target_quoted)));
+
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_gone ON COMMIT DROP AS "
+					  "SELECT t.* FROM %s t WHERE %s", def->target_quoted, gone),
+			 SPI_OK_UTILITY);
+	etl_exec(psprintf("UPDATE %s t SET valid_to = now(), is_current = false "
+					  "FROM pypeline_gone g WHERE t.%s = g.%s",
+					  def->target_quoted, quote_identifier(def->surrogate_key),
+					  quote_identifier(def->surrogate_key)),
+			 SPI_OK_UPDATE);
+	if (strcmp(def->deletes, "new_record") == 0)
+	{
+		List	   *copied = NIL;
+		ListCell   *lc;
+
+		foreach(lc, etl_table_columns(def->target_quoted))
+		{
+			char	   *column = lfirst(lc);
+
+			if (strcmp(column, def->surrogate_key) != 0 && strcmp(column, "valid_from") != 0 &&
+				strcmp(column, "valid_to") != 0 && strcmp(column, "version") != 0 &&
+				strcmp(column, "is_current") != 0 && strcmp(column, "deleted") != 0)
+				copied = lappend(copied, column);
+		}
+		etl_exec(psprintf("INSERT INTO %s (%s, " SCD_COLUMNS ", deleted) "
+						  "SELECT %s, now(), %s::timestamptz, g.version + 1, true, true FROM pypeline_gone g",
+						  def->target_quoted, etl_column_list(copied, NULL),
+						  etl_column_list(copied, "g"), quote_literal_cstr(def->end_of_time)),
+				 SPI_OK_INSERT);
+	}
+	etl_exec("DROP TABLE pypeline_gone", SPI_OK_UTILITY);
+	return missing;
+}
