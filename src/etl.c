@@ -299,11 +299,20 @@ etl_source_query(EtlDefinition *def, bool incremental)
 void
 etl_advance_watermark(EtlDefinition *def, const char *stage)
 {
+	char	   *column = pstrdup(quote_identifier(def->incremental_column));
+	char	   *type = etl_column_type(psprintf("pg_temp.%s", stage), def->incremental_column);
 	char	   *value;
 
-	etl_exec(psprintf("SELECT max(%s)::text FROM pg_temp.%s",
-					  quote_identifier(def->incremental_column), stage),
-			 SPI_OK_SELECT);
+	/* as MySQL reads literals: ISO dates, and instants in the connection's UTC */
+	if (strcmp(type, "timestamp with time zone") == 0)
+		column = psprintf("to_char(max(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", column);
+	else if (strcmp(type, "timestamp without time zone") == 0)
+		column = psprintf("to_char(max(%s), 'YYYY-MM-DD HH24:MI:SS.US')", column);
+	else if (strcmp(type, "date") == 0)
+		column = psprintf("to_char(max(%s), 'YYYY-MM-DD')", column);
+	else
+		column = psprintf("max(%s)::text", column);
+	etl_exec(psprintf("SELECT %s FROM pg_temp.%s", column, stage), SPI_OK_SELECT);
 	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (value != NULL)
 		catalog_save_watermark(def, value);

@@ -16,8 +16,9 @@
  * Versions are half-open [valid_from, valid_to): the first version of a
  * new member starts at beginning_of_time, a later one at its change date
  * (read as UTC) or the load's transaction time, never before the version
- * it follows.  Rows older than the member's current version are history
- * already loaded and are skipped.
+ * it follows.  A member's rows older than its current version are history
+ * already loaded and are skipped, but for its latest row, which is always
+ * compared with the current version (and for members closed or deleted).
  *
  * A member whose latest version is closed (invalidated) or flagged deleted
  * starts a new version when it comes back, whatever its values.
@@ -109,9 +110,11 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 					  "    row_number() OVER w AS pypeline_n, "
 					  "    ROW(%s) IS DISTINCT FROM lag(ROW(%s)) OVER w AS pypeline_differs_from_previous, "
 					  "    ROW(%s) IS DISTINCT FROM ROW(%s) AS pypeline_differs_from_latest "
-					  "  FROM (SELECT *, %s AS pypeline_instant FROM pg_temp.%s s) s "
+					  "  FROM (SELECT s.*, row_number() OVER (PARTITION BY %s ORDER BY s.pypeline_instant DESC) = 1 "
+					  "          AS pypeline_last "
+					  "        FROM (SELECT *, %s AS pypeline_instant FROM pg_temp.%s s) s) s "
 					  "  LEFT JOIN pypeline_latest l ON %s "
-					  "  WHERE l.pypeline_key IS NULL OR NOT l.pypeline_current "
+					  "  WHERE l.pypeline_key IS NULL OR NOT l.pypeline_open OR s.pypeline_last "
 					  "     OR s.pypeline_instant >= l.pypeline_from "
 					  "  WINDOW w AS (PARTITION BY %s ORDER BY s.pypeline_instant)"
 					  ") x "
@@ -123,7 +126,7 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 					  quote_literal_cstr(def->beginning_of_time),
 					  row_of(tracked, "s"), row_of(tracked, "s"),
 					  row_of(tracked, "s"), row_of(tracked, "l"),
-					  change_instant(def, cursor), stage,
+					  skey, change_instant(def, cursor), stage,
 					  etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
 					  skey),
 			 SPI_OK_UTILITY);
