@@ -24,6 +24,7 @@ OBJS = \
 	src/schema.o \
 	src/fact.o \
 	src/etl.o \
+	src/progress.o \
 	src/worker.o
 
 DATA = sql/pypeline--$(EXTVERSION).sql

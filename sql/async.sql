@@ -70,6 +70,9 @@ SELECT pypeline.define_dimension('slow', 'regress_mysql', 'SELECT id, SLEEP(30) 
 	'slow_dim', natural_key => '{id}');
 SELECT pypeline.process_etl_async('slow', 'dimension') AS task \gset
 SELECT wait_until_started(:task);
+-- while it runs, pypeline.progress shows it (MySQL sends its first row after 30 s)
+SELECT etl_type, etl_name, target, phase, rows_read, elapsed >= interval '0' AS timed
+FROM pypeline.progress;
 SELECT pypeline.revoke(:task);
 SELECT pypeline.wait(:task, '30 seconds');
 SELECT state, error FROM pypeline.task WHERE id = :task;

@@ -443,6 +443,19 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pypeline.test_dimension_source IS
 'Reads every active dimension source (read-only on both sides) and reports ok or the error';
 
+-- Running ETLs, from the activity text and COPY-style progress they report.
+CREATE VIEW pypeline.progress AS
+	SELECT a.pid, a.usename AS run_by, m[1] AS etl_type, m[2] AS etl_name, m[3] AS target,
+	       CASE p.bytes_processed WHEN 1 THEN 'reading source' WHEN 2 THEN 'writing target' END AS phase,
+	       p.tuples_processed AS rows_read,
+	       timestamptz '2000-01-01 00:00:00+00' + p.bytes_total * interval '1 microsecond' AS started_at,
+	       clock_timestamp() - (timestamptz '2000-01-01 00:00:00+00' + p.bytes_total * interval '1 microsecond')
+	           AS elapsed
+	FROM pg_catalog.pg_stat_progress_copy p
+	JOIN pg_catalog.pg_stat_activity a USING (pid),
+	LATERAL regexp_match(a.query, '^pypeline ETL (dimension|fact) "(.*)" into (.*)$') m;
+GRANT SELECT ON pypeline.progress TO PUBLIC;
+
 -------------------------------------------------------------------------------
 -- Asynchronous tasks (the old Celery tasks), run by dynamic background workers
 -------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ etl_exec(const char *sql, int expected)
 {
 	int			rc = SPI_execute(sql, false, 0);
 
+	progress_restore();
 	if (rc != expected)
 		elog(ERROR, "unexpected SPI result %s for: %s", SPI_result_code_string(rc), sql);
 	return SPI_processed;
@@ -461,12 +462,14 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 		lock_etl(kind, name);
 		def = catalog_get_etl(kind, name);
 		ctx.target = def->target;
+		progress_begin(kind, name, def->target);
 
 		if (kind == ETL_DIMENSION)
 			counts = dimension_load(def, rebuild, facts_rebuilt_too);
 		else
 			counts = fact_load(def, rebuild);
 
+		progress_end();
 		finished = GetCurrentTimestamp();
 		record_run(def, started, finished, &counts);
 		etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
@@ -476,6 +479,7 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 	{
 		ErrorData  *edata;
 
+		progress_end();
 		MemoryContextSwitchTo(run_context);
 		edata = CopyErrorData();
 		pypeline_record_failed_run(etl_kind_name(kind), name, ctx.target, started,

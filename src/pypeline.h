@@ -298,6 +298,19 @@ extern char *schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *co
 extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
 
 /* ----------------------------------------------------------------
+ * progress.c: what a running ETL is doing
+ * ----------------------------------------------------------------
+ */
+#define PROGRESS_PHASE_READING 1	/* streaming the source into staging */
+#define PROGRESS_PHASE_MERGING 2	/* writing the warehouse table */
+
+extern void progress_begin(EtlKind kind, const char *name, const char *target);
+extern void progress_rows(uint64 rows);
+extern void progress_phase(int new_phase);
+extern void progress_restore(void);
+extern void progress_end(void);
+
+/* ----------------------------------------------------------------
  * worker.c: asynchronous tasks in background workers
  * ----------------------------------------------------------------
  */

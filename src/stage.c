@@ -94,6 +94,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 		if (nslots == batch_size || (!more && nslots > 0))
 		{
 			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
+			progress_rows(rows);
 			for (int i = 0; i < nslots; i++)
 				ExecClearTuple(slots[i]);
 			nslots = 0;
@@ -108,6 +109,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	MemoryContextDelete(batch_context);
 	/* make the rows visible to the merge statements that follow */
 	CommandCounterIncrement();
+	progress_phase(PROGRESS_PHASE_MERGING);
 	return rows;
 }
 
