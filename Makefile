@@ -40,7 +40,7 @@ SHLIB_LINK = $(shell $(MARIADB_CONFIG) --libs)
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
 # "check" target, which cannot start a MySQL server.
-TESTS = init options query types errors connections dimension_type1 dimension_type2 dimension_rules fact etl_run async flashnotes
+TESTS = init options query types errors connections tls dimension_type1 dimension_type2 dimension_rules fact etl_run async flashnotes
 
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.

@@ -10,6 +10,7 @@ packages=(
 	mariadb-server mariadb-client                                # throwaway source server for tests
 	libipc-run-perl                                              # PostgreSQL::Test modules
 	procps                                                       # ps, for RSS measurements
+	openssl                                                      # test certificates
 )
 
 missing=()

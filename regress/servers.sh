@@ -56,7 +56,29 @@ servers_start() {
 	start_mariadb && start_postgres "$db"
 }
 
+# A throwaway CA and a server certificate for 127.0.0.1/localhost, and a
+# second CA that signed nothing, for the TLS tests.
+make_certificates() {
+	local d=$PYPELINE_TMP/ssl
+	mkdir -p "$d"
+	(
+		cd "$d" || exit 1
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pypeline test CA" \
+			-keyout ca-key.pem -out ca.pem
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=unrelated CA" \
+			-keyout other-ca-key.pem -out other-ca.pem
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+			-keyout server-key.pem -out server.csr
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+			-days 2 -extfile san.ext -out server-cert.pem
+	) >"$PYPELINE_TMP/ssl.log" 2>&1 || { cat "$PYPELINE_TMP/ssl.log" >&2; return 1; }
+	chmod 755 "$d"
+	chmod 644 "$d"/*
+}
+
 start_mariadb() {
+	make_certificates || return 1
 	as_server_user mariadb-install-db --no-defaults --datadir="$PYPELINE_TMP/mysql" \
 		--auth-root-authentication-method=normal --skip-test-db >"$PYPELINE_TMP/mysql-install.log" 2>&1 ||
 		{ cat "$PYPELINE_TMP/mysql-install.log" >&2; return 1; }
@@ -70,6 +92,8 @@ run_mariadb() {
 		--pid-file="$PYPELINE_TMP/mysql.pid" --log-error="$PYPELINE_TMP/mysql.log" \
 		--skip-name-resolve --innodb-buffer-pool-size=256M \
 		--innodb-flush-log-at-trx-commit=2 --max-connections=200 \
+		--ssl-ca="$PYPELINE_TMP/ssl/ca.pem" --ssl-cert="$PYPELINE_TMP/ssl/server-cert.pem" \
+		--ssl-key="$PYPELINE_TMP/ssl/server-key.pem" \
 		>>"$PYPELINE_TMP/mysql.log" 2>&1 &
 	disown
 	local i
@@ -100,6 +124,7 @@ start_postgres() {
 		log_line_prefix = '%m [%p] %q%a '
 		pypeline_regress.mysql_port = '$MYSQL_PORT'
 		pypeline_regress.mysql_socket = '$MYSQL_SOCK'
+		pypeline_regress.ssl_dir = '$PYPELINE_TMP/ssl'
 	CONF
 	as_server_user "$PGBIN/pg_ctl" -D "$PYPELINE_TMP/pg" -l "$PYPELINE_TMP/postgres.log" -w -t 60 start >/dev/null ||
 		{ cat "$PYPELINE_TMP/postgres.log" >&2; return 1; }

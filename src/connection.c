@@ -77,13 +77,19 @@ set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int connect
 	/* TIMESTAMP values arrive as UTC wall time; convert.c relies on it. */
 	mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 
+	/*
+	 * Connector/C 3.3 tries TLS when asked and falls back to plain text if
+	 * the server has none (PREFERRED); pypeline_connect refuses that
+	 * fallback for the stricter modes.  Its certificate verification checks
+	 * the chain and the host name together, so VERIFY_CA and
+	 * VERIFY_IDENTITY both verify both.
+	 */
 	if (strcmp(opts->ssl_mode, "DISABLED") != 0)
 	{
-		my_bool		enforce = strcmp(opts->ssl_mode, "PREFERRED") != 0;
-		my_bool		verify = strcmp(opts->ssl_mode, "VERIFY_IDENTITY") == 0;
+		my_bool		enforce = true;
+		my_bool		verify = strncmp(opts->ssl_mode, "VERIFY_", 7) == 0;
 
-		if (opts->ssl_ca || opts->ssl_cert || opts->ssl_key)
-			mysql_ssl_set(mysql, opts->ssl_key, opts->ssl_cert, opts->ssl_ca, NULL, NULL);
+		mysql_ssl_set(mysql, opts->ssl_key, opts->ssl_cert, opts->ssl_ca, NULL, NULL);
 		mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
 		mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
 	}
@@ -160,6 +166,9 @@ pypeline_report_mysql_error(SourceConnection *conn, const char *action)
 			(errcode(code),
 			 errmsg("could not %s MySQL server \"%s\"", action, conn->options->server_name),
 			 errdetail("MySQL error %u (%s): %s", mysql_errno_value, sqlstate, message),
+			 mysql_errno_value == CR_SSL_CONNECTION_ERROR ?
+			 errhint("Check ssl_mode and ssl_ca of server \"%s\": the certificate must be signed by that CA and name the host.",
+					 conn->options->server_name) :
 			 code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
 			 errhint("Check the username and password in the user mapping for server \"%s\", and the grants on the MySQL side.",
 					 conn->options->server_name) :
@@ -278,6 +287,15 @@ pypeline_connect(SourceOptions *options)
 	if (result == NULL)
 		pypeline_report_mysql_error(conn, "connect to");
 	conn->thread_id = mysql_thread_id(conn->mysql);
+	/* the library falls back to plain text when the server offers no TLS */
+	if (strcmp(conn->options->ssl_mode, "DISABLED") != 0 &&
+		strcmp(conn->options->ssl_mode, "PREFERRED") != 0 &&
+		mysql_get_ssl_cipher(conn->mysql) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("MySQL server \"%s\" did not accept a TLS connection, which ssl_mode %s requires",
+						conn->options->server_name, conn->options->ssl_mode),
+				 errhint("Enable TLS on the MySQL server, or set ssl_mode to PREFERRED or DISABLED.")));
 	return conn;
 }
 
