@@ -237,7 +237,7 @@ pypeline_wait_for_mysql(SourceConnection *conn, int status)
 						 errhint("Check the host, port or socket options of the server and that MySQL is running.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("MySQL server \"%s\" sent nothing for %d seconds",
+					 errmsg("MySQL server \"%s\" sent nothing within read_timeout (%d s)",
 							conn->options->server_name, conn->options->read_timeout),
 					 errhint("Raise the read_timeout option of the server if the query is expected to be this slow.")));
 		}
