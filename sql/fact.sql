@@ -44,6 +44,18 @@ SELECT * FROM pypeline.process_etl('payment', 'fact');
 SELECT f.id, u.state, u.version FROM payment_fact f JOIN user_dim u USING (user_key)
 WHERE f.id IN (2001, 2002) ORDER BY f.id;
 
+-- a dimension change that arrives late (its change date is before facts
+-- already loaded) takes those facts over: they are re-keyed to the version
+-- valid at their event time
+SELECT count(*) AS facts_of_user_6, min(u.version) AS version FROM payment_fact f
+JOIN user_dim u USING (user_key) WHERE u.user_id = 6 AND f.created_at >= '2013-01-20';
+\! bash regress/mysql-exec.sh -e "UPDATE f_users SET state = 'OR', updated_at = '2013-01-20' WHERE id = 6"
+SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT u.version, u.state, count(*) AS facts FROM payment_fact f JOIN user_dim u USING (user_key)
+WHERE u.user_id = 6 GROUP BY 1, 2 ORDER BY 1;
+SELECT count(*) AS wrong_version FROM payment_fact f JOIN user_dim u USING (user_key)
+WHERE (f.created_at AT TIME ZONE 'UTC') < u.valid_from OR (f.created_at AT TIME ZONE 'UTC') >= u.valid_to;
+
 -- unmatched keys: the unknown member by default (NULL keys too) ...
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments VALUES (3001, 999, 1, 1, 1, '2013-08-01'), (3002, NULL, 1, 1, 1, '2013-08-01'), (3003, 1, 1, 1, 1, '2020-01-01')"
 SELECT * FROM pypeline.process_etl('payment', 'fact');

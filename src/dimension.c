@@ -20,9 +20,11 @@
  */
 #include "pypeline.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 
 /* Columns pypeline manages in every type 2 dimension. */
 #define VALID_FROM "valid_from"
@@ -475,6 +477,164 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	return counts;
 }
 
+/* What load_new_target was doing, to tell its errors apart. */
+typedef enum DirectStep
+{
+	DIRECT_PREPARE,				/* dropping, creating the target */
+	DIRECT_FILL,				/* streaming the source into it */
+	DIRECT_INDEX,				/* building its key indexes */
+	DIRECT_DONE
+} DirectStep;
+
+typedef enum DirectOutcome
+{
+	DIRECT_UNSUITED,			/* not tried: the load needs staging */
+	DIRECT_LOADED,
+	DIRECT_UNDONE				/* tried and rolled back: load again, staged */
+} DirectOutcome;
+
+/* makes the next dimension_load use the staging table */
+static bool next_load_staged = false;
+
+/*
+ * Creates the target and streams the source into it (see
+ * load_new_target); returns the rows, or -1 if they cannot go in this way.
+ */
+static int64
+fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
+				bool rebuild, bool facts_rebuilt_too, volatile DirectStep *step)
+{
+	DirectTarget target = {0};
+	List	   *needed = list_concat_copy(def->natural_key, attributes);
+	char	   *sequence;
+	int64		first_key;
+	int64		rows;
+
+	*step = DIRECT_PREPARE;
+	prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
+	*step = DIRECT_FILL;
+	catalog_forget_watermark(def);
+	target.source_columns = list_copy(needed);
+	needed = lappend(needed, def->surrogate_key);
+	if (def->scd_type == 2)
+		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
+	etl_require_target_columns(def, needed);
+
+	/* the keys nextval would give, one per row in source order */
+	etl_exec(psprintf("SELECT s.seqrelid::regclass::text, pg_catalog.nextval(s.seqrelid), s.seqincrement "
+					  "FROM pg_catalog.pg_sequence s "
+					  "WHERE s.seqrelid = pg_catalog.pg_get_serial_sequence(%s, %s)::regclass",
+					  quote_literal_cstr(def->target_quoted), quote_literal_cstr(def->surrogate_key)),
+			 SPI_OK_SELECT);
+	if (SPI_processed != 1 ||
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "1") != 0)
+		return -1;
+	sequence = quote_literal_cstr(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	first_key = strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), NULL, 10);
+
+	target.relid = (Oid) etl_count(psprintf("SELECT %s::regclass::oid::bigint",
+											quote_literal_cstr(def->target_quoted)));
+	target.numbered_column = def->surrogate_key;
+	target.first_number = first_key;
+	if (def->scd_type == 2)
+	{
+		target.constant_columns = list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT);
+		target.constant_values = list_make4(def->beginning_of_time, def->end_of_time, "1", "true");
+	}
+	target.key_columns = def->natural_key;
+	/* several rows of a key may be its history: only ascending keys have none */
+	target.keys_ascending = def->scd_type == 2 && def->change_date_column != NULL;
+
+	etl_log("Loading data");
+	rows = stage_load_direct(cursor, &target);
+	if (rows < 0)
+		return -1;
+	if (rows > 0)
+		etl_exec(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ")",
+						  sequence, first_key + rows - 1), SPI_OK_SELECT);
+	else
+		etl_exec(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ", false)",
+						  sequence, first_key), SPI_OK_SELECT);
+
+	/* a repeated key fails the unique index */
+	*step = DIRECT_INDEX;
+	create_key_indexes(def);
+	*step = DIRECT_DONE;
+	return rows;
+}
+
+/*
+ * A new target whose source rows need no merge goes without a staging
+ * table: the rows are streamed into it with their surrogate keys and SCD
+ * columns, and its key indexes are built after them.  That writes the rows
+ * once instead of twice and skips four scans of the staging table.
+ *
+ * It is tried in a subtransaction.  What the staged load would refuse or
+ * merge (a NULL key, a repeated key, history of a type 2 member, the
+ * rebuild guard) rolls the attempt back, and the staged load then reads
+ * the source again and does what it always did, messages included.
+ */
+static DirectOutcome
+load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
+				bool rebuild, bool facts_rebuilt_too, LoadCounts *counts)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile DirectStep step = DIRECT_PREPARE;
+	volatile int64 rows = -1;
+
+	/* rejected rows, hand-made targets and watermarks need the staging table */
+	if (def->reject_bad_keys || def->target_ddl || def->incremental_column ||
+		(!rebuild && etl_table_exists(def->target_quoted)))
+		return DIRECT_UNSUITED;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int64		filled = fill_new_target(def, cursor, attributes, rebuild,
+											 facts_rebuilt_too, &step);
+
+		if (filled >= 0)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		rows = filled;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		/* the staged load raises these after reading the source, as before */
+		if (!(step == DIRECT_PREPARE &&
+			  (edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
+			   edata->sqlerrcode == ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)) &&
+			!(step == DIRECT_INDEX && edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		rows = -1;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+
+	if (rows < 0)
+	{
+		source_close(cursor);
+		return DIRECT_UNDONE;
+	}
+	counts->read = counts->inserted = (uint64) rows;
+	/* facts join this table next: give the planner fresh statistics */
+	etl_exec(psprintf("ANALYZE %s", def->target_quoted), SPI_OK_UTILITY);
+	return DIRECT_LOADED;
+}
+
 /*
  * Loads a dimension: source into staging, checks, target creation or
  * reconciliation with the source's columns, merge, deleted members.
@@ -482,6 +642,7 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 LoadCounts
 dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 {
+	bool		staged = next_load_staged;
 	LoadCounts	counts = {0};
 	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
 		etl_table_exists(def->target_quoted);
@@ -493,6 +654,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	bool		created;
 	ListCell   *lc;
 
+	next_load_staged = false;
 	if (def->generator)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 
@@ -509,6 +671,18 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	if (def->incremental_column)
 		etl_require_source_column(def, cursor, def->incremental_column, "incremental column");
 	attributes = attribute_columns(def, cursor);
+
+	switch (staged ? DIRECT_UNSUITED :
+			load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts))
+	{
+		case DIRECT_LOADED:
+			return counts;
+		case DIRECT_UNDONE:
+			next_load_staged = true;
+			return dimension_load(def, rebuild, facts_rebuilt_too);
+		case DIRECT_UNSUITED:
+			break;
+	}
 
 	stage = stage_create(cursor, def->name);
 	etl_log("Loading data");

@@ -135,12 +135,28 @@ add_inferred_members(ResolvedLookup *r, const char *stage)
 			 SPI_OK_INSERT);
 }
 
+/*
+ * The source columns a fact row keeps: degenerate columns, measures, and
+ * the event time when the table has room for it (derived tables do), which
+ * lets a dimension re-key facts when a version arrives late (versions.c).
+ */
+static List *
+stored_columns(EtlDefinition *def, List *target_columns)
+{
+	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+
+	if (def->event_time_column && !etl_list_has_string(stored, def->event_time_column) &&
+		(target_columns == NIL || etl_list_has_string(target_columns, def->event_time_column)))
+		stored = lappend(stored, def->event_time_column);
+	return stored;
+}
+
 static char *
 derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 {
 	StringInfoData sql;
 	ListCell   *lc;
-	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+	List	   *stored = stored_columns(def, NIL);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TABLE %s (", def->target_quoted);
@@ -171,7 +187,7 @@ insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const cha
 	StringInfoData columns;
 	StringInfoData select;
 	StringInfoData joins;
-	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+	List	   *stored = stored_columns(def, etl_table_columns(def->target_quoted));
 	ListCell   *lc;
 
 	initStringInfo(&columns);
@@ -264,8 +280,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 		etl_log("Table %s created.", def->target);
 		catalog_forget_watermark(def);
 	}
-	needed = list_concat(needed, def->degenerate_columns);
-	needed = list_concat(needed, def->measures);
+	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
 	etl_require_target_columns(def, needed);
 
 	foreach(lc, resolved)

@@ -169,6 +169,27 @@ extern char *stage_create(SourceCursor *cursor, const char *etl_name);
 extern uint64 stage_load(SourceCursor *cursor, const char *stage_table);
 extern void stage_drop(const char *stage_table);
 
+/*
+ * A new table filled straight from a cursor (stage_load_direct): columns
+ * named in source_columns take the cursor's same-named column,
+ * numbered_column takes first_number, first_number + 1, ... in source
+ * order, constant_columns the matching text of constant_values read as the
+ * column's type, and the others their constant default or NULL.
+ */
+typedef struct DirectTarget
+{
+	Oid			relid;
+	List	   *source_columns;
+	char	   *numbered_column;
+	int64		first_number;
+	List	   *constant_columns;
+	List	   *constant_values;
+	List	   *key_columns;	/* a NULL in them stops the load */
+	bool		keys_ascending; /* so does a key not above the previous one */
+} DirectTarget;
+
+extern int64 stage_load_direct(SourceCursor *cursor, DirectTarget *target);
+
 /* ----------------------------------------------------------------
  * catalog.c: ETL definitions
  * ----------------------------------------------------------------

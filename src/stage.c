@@ -2,7 +2,8 @@
  *
  * stage.c
  *		Staging tables: a temporary table per load holding the source rows,
- *		from which dimension.c and fact.c merge with set-based SQL.
+ *		from which dimension.c and fact.c merge with set-based SQL; and new
+ *		tables that need no merge, filled straight from the source.
  *
  * Rows go in with table_multi_insert in batches, without SPI or a parse per
  * row; the batch memory is reset after each batch, so a load of any size
@@ -18,12 +19,20 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 /*
  * Creates an empty staging table whose columns are the cursor's columns in
@@ -111,6 +120,307 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	CommandCounterIncrement();
 	progress_phase(PROGRESS_PHASE_MERGING);
 	return rows;
+}
+
+/* How stage_load_direct fills one column of its table. */
+typedef enum DirectFill
+{
+	FILL_SOURCE,				/* the cursor's column source_column */
+	FILL_NUMBER,				/* the row's number */
+	FILL_CONSTANT				/* value/isnull */
+} DirectFill;
+
+typedef struct DirectColumn
+{
+	DirectFill	fill;
+	int			source_column;
+	Datum		value;
+	bool		isnull;
+	bool		notnull;
+} DirectColumn;
+
+/* A key column of a direct load, compared with the previous row's. */
+typedef struct DirectKey
+{
+	int			source_column;
+	FmgrInfo   *compare;		/* btree comparison of its type */
+	Oid			collation;		/* the target column's, as its index uses */
+	int16		typlen;
+	bool		typbyval;
+	Datum		previous;
+} DirectKey;
+
+static int
+string_position(List *list, const char *value)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), value) == 0)
+			return foreach_current_index(lc);
+	return -1;
+}
+
+/*
+ * Decides how each column of the table is filled.  Writing rows directly
+ * skips what INSERT would do besides storing them and updating indexes, so
+ * a table with triggers, CHECK constraints, row security, a generated
+ * column, a default that is not a constant or a source column of another
+ * type than the cursor's is refused (false).
+ */
+static bool
+plan_direct_columns(Relation rel, SourceCursor *cursor, DirectTarget *target, DirectColumn *columns)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	if (rel->trigdesc != NULL || rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relkind != RELKIND_RELATION ||
+		(tupdesc->constr != NULL && tupdesc->constr->num_check > 0))
+		return false;
+	for (int a = 0; a < tupdesc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, a);
+		const char *name = NameStr(att->attname);
+		DirectColumn *c = &columns[a];
+		int			i;
+
+		memset(c, 0, sizeof(*c));
+		c->notnull = att->attnotnull;
+		c->fill = FILL_CONSTANT;
+		if (att->attisdropped)
+			c->isnull = true;
+		else if (att->attgenerated)
+			return false;
+		else if (target->numbered_column && strcmp(name, target->numbered_column) == 0)
+		{
+			if (att->atttypid != INT8OID || att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+				return false;
+			c->fill = FILL_NUMBER;
+		}
+		else if ((i = string_position(target->constant_columns, name)) >= 0)
+		{
+			Oid			typinput;
+			Oid			typioparam;
+
+			getTypeInputInfo(att->atttypid, &typinput, &typioparam);
+			c->value = OidInputFunctionCall(typinput, list_nth(target->constant_values, i),
+											typioparam, att->atttypmod);
+		}
+		else if (string_position(target->source_columns, name) >= 0)
+		{
+			i = etl_source_column_index(cursor, name);
+			if (i < 0 || cursor->columns[i].result_type != att->atttypid ||
+				cursor->columns[i].result_typmod != att->atttypmod)
+				return false;
+			c->fill = FILL_SOURCE;
+			c->source_column = i;
+		}
+		else
+		{
+			Node	   *def = build_column_default(rel, a + 1);
+
+			if (def == NULL)
+				c->isnull = true;
+			else if (IsA(def, Const))
+			{
+				c->value = ((Const *) def)->constvalue;
+				c->isnull = ((Const *) def)->constisnull;
+			}
+			else
+				return false;
+		}
+		if (c->fill == FILL_CONSTANT && c->isnull && c->notnull)
+			return false;
+	}
+	return true;
+}
+
+/* The key columns, with what comparing them needs; NULL if one cannot be. */
+static DirectKey *
+plan_direct_keys(Relation rel, DirectTarget *target, DirectColumn *columns)
+{
+	DirectKey  *keys = palloc0(sizeof(DirectKey) * Max(list_length(target->key_columns), 1));
+	ListCell   *lc;
+
+	foreach(lc, target->key_columns)
+	{
+		DirectKey  *key = &keys[foreach_current_index(lc)];
+		AttrNumber	attnum = attnameAttNum(rel, lfirst(lc), false);
+		Form_pg_attribute att;
+
+		if (attnum <= 0 || columns[attnum - 1].fill != FILL_SOURCE)
+			return NULL;
+		att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		key->source_column = columns[attnum - 1].source_column;
+		if (target->keys_ascending)
+		{
+			TypeCacheEntry *type = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
+
+			if (!OidIsValid(type->cmp_proc))
+				return NULL;
+			key->compare = &type->cmp_proc_finfo;
+			key->collation = att->attcollation;
+			key->typlen = att->attlen;
+			key->typbyval = att->attbyval;
+		}
+	}
+	return keys;
+}
+
+/*
+ * Whether the row's key is above the previous row's (always, for the first
+ * row); remembers it for the next row in key_context.
+ */
+static bool
+key_ascends(DirectKey *keys, int nkeys, Datum *values, bool first, MemoryContext key_context)
+{
+	bool		above = first;
+	MemoryContext oldcxt;
+
+	for (int k = 0; k < nkeys && !above; k++)
+	{
+		int32		order = DatumGetInt32(FunctionCall2Coll(keys[k].compare, keys[k].collation,
+															keys[k].previous,
+															values[keys[k].source_column]));
+
+		if (order > 0)
+			return false;
+		above = order < 0;
+	}
+	if (!above)
+		return false;
+	MemoryContextReset(key_context);
+	oldcxt = MemoryContextSwitchTo(key_context);
+	for (int k = 0; k < nkeys; k++)
+		keys[k].previous = datumCopy(values[keys[k].source_column], keys[k].typbyval,
+									 keys[k].typlen);
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/*
+ * Streams the cursor's rows into a table that needs no merge (see
+ * DirectTarget), maintaining its indexes as INSERT would; returns the row
+ * count.  Returns -1, having written what it had read so far, when it
+ * stops at a NULL or non-ascending key or a NULL for a NOT NULL column, or
+ * refuses the table: the caller rolls back and loads another way.
+ */
+int64
+stage_load_direct(SourceCursor *cursor, DirectTarget *target)
+{
+	Relation	rel = table_open(target->relid, RowExclusiveLock);
+	int			natts = RelationGetDescr(rel)->natts;
+	DirectColumn *columns = palloc(sizeof(DirectColumn) * natts);
+	int			nkeys = list_length(target->key_columns);
+	DirectKey  *keys = NULL;
+	int			batch_size = cursor->conn->options->fetch_size;
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch_size);
+	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
+	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *result_rel = makeNode(ResultRelInfo);
+	BulkInsertState bistate = GetBulkInsertState();
+	CommandId	cid = GetCurrentCommandId(true);
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
+														"pypeline direct load batch",
+														ALLOCSET_DEFAULT_SIZES);
+	MemoryContext key_context = AllocSetContextCreate(CurrentMemoryContext,
+													  "pypeline direct load key",
+													  ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcxt;
+	int64		rows = 0;
+	int			nslots = 0;
+	int			created_slots = 0;
+	bool		more = true;
+	bool		stopped = false;
+
+	if (!plan_direct_columns(rel, cursor, target, columns) ||
+		(keys = plan_direct_keys(rel, target, columns)) == NULL)
+	{
+		more = false;
+		stopped = true;
+	}
+	InitResultRelInfo(result_rel, rel, 1, NULL, 0);
+	ExecOpenIndices(result_rel, false);
+
+	while (more)
+	{
+		TupleTableSlot *slot;
+
+		if (nslots == created_slots)
+			slots[created_slots++] = table_slot_create(rel, NULL);
+		slot = slots[nslots];
+
+		oldcxt = MemoryContextSwitchTo(batch_context);
+		ExecClearTuple(slot);
+		more = source_next(cursor, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		if (more)
+		{
+			for (int k = 0; k < nkeys && !stopped; k++)
+				stopped = nulls[keys[k].source_column];
+			if (!stopped && target->keys_ascending)
+				stopped = !key_ascends(keys, nkeys, values, rows == 0, key_context);
+			for (int a = 0; a < natts && !stopped; a++)
+			{
+				DirectColumn *c = &columns[a];
+
+				switch (c->fill)
+				{
+					case FILL_SOURCE:
+						slot->tts_values[a] = values[c->source_column];
+						slot->tts_isnull[a] = nulls[c->source_column];
+						/* INSERT would fail: the caller's other way says so */
+						stopped = c->notnull && slot->tts_isnull[a];
+						break;
+					case FILL_NUMBER:
+						slot->tts_values[a] = Int64GetDatum(target->first_number + rows);
+						slot->tts_isnull[a] = false;
+						break;
+					case FILL_CONSTANT:
+						slot->tts_values[a] = c->value;
+						slot->tts_isnull[a] = c->isnull;
+						break;
+				}
+			}
+			if (stopped)
+				more = false;
+			else
+			{
+				ExecStoreVirtualTuple(slot);
+				nslots++;
+				rows++;
+			}
+		}
+		if (nslots == batch_size || (!more && nslots > 0))
+		{
+			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
+			oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+			for (int i = 0; i < nslots && result_rel->ri_NumIndices > 0; i++)
+			{
+				ExecInsertIndexTuples(result_rel, slots[i], estate, false, false, NULL, NIL);
+				ResetPerTupleExprContext(estate);
+			}
+			MemoryContextSwitchTo(oldcxt);
+			progress_rows(rows);
+			for (int i = 0; i < nslots; i++)
+				ExecClearTuple(slots[i]);
+			nslots = 0;
+			MemoryContextReset(batch_context);
+		}
+	}
+
+	for (int i = 0; i < created_slots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	ExecCloseIndices(result_rel);
+	FreeExecutorState(estate);
+	FreeBulkInsertState(bistate);
+	table_close(rel, NoLock);
+	MemoryContextDelete(batch_context);
+	MemoryContextDelete(key_context);
+	CommandCounterIncrement();
+	progress_phase(PROGRESS_PHASE_MERGING);
+	return stopped ? -1 : rows;
 }
 
 void

@@ -154,6 +154,50 @@ overwrite_in_place(EtlDefinition *def, const char *latest_source)
 				 SPI_OK_UPDATE);
 }
 
+/*
+ * A version that starts in the past (a late change, history loaded now)
+ * takes over facts whose event time falls in it, and a version whose
+ * interval shrank gives them up: the facts of the members changed in this
+ * run are re-keyed to the version valid at their event time.  Facts that
+ * do not keep their event time cannot be re-keyed.
+ */
+static void
+rekey_facts(EtlDefinition *def)
+{
+	const char *sk = quote_identifier(def->surrogate_key);
+	ListCell   *lc;
+
+	foreach(lc, catalog_facts_using(def->name))
+	{
+		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc));
+		char	   *event;
+		char	   *in_version;
+
+		if (fact->event_time_column == NULL || !etl_table_exists(fact->target_quoted) ||
+			!etl_list_has_string(etl_table_columns(fact->target_quoted), fact->event_time_column) ||
+			!etl_list_has_string(etl_table_columns(fact->target_quoted), def->surrogate_key))
+			continue;
+		event = strcmp(etl_column_type(fact->target_quoted, fact->event_time_column),
+					   "timestamp with time zone") == 0 ?
+			psprintf("f.%s", quote_identifier(fact->event_time_column)) :
+			psprintf("(CAST(f.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(fact->event_time_column));
+		in_version = "%s >= %s.valid_from AND %s < %s.valid_to";
+		etl_exec(psprintf("UPDATE %s f SET %s = v.%s "
+						  "FROM %s o JOIN %s v ON %s "
+						  "WHERE f.%s = o.%s AND v.%s <> o.%s AND %s AND NOT (%s) "
+						  "AND (%s) IN (SELECT %s FROM pypeline_changes)",
+						  fact->target_quoted, sk, sk,
+						  def->target_quoted, def->target_quoted,
+						  etl_join_condition(def->natural_key, "o", def->natural_key, "v"),
+						  sk, sk, sk, sk,
+						  psprintf(in_version, event, "v", event, "v"),
+						  psprintf(in_version, event, "o", event, "o"),
+						  etl_column_list(def->natural_key, "o"),
+						  etl_column_list(def->natural_key, NULL)),
+				 SPI_OK_UPDATE);
+	}
+}
+
 void
 versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *attributes,
 			   bool has_inferred, bool has_deleted, LoadCounts *counts)
@@ -211,6 +255,8 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 					  quote_literal_cstr(def->end_of_time),
 					  etl_column_list(def->natural_key, "c")),
 			 SPI_OK_INSERT);
+
+	rekey_facts(def);
 
 	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
 										  "WHERE pypeline_key IS NULL) x", key));
