@@ -525,8 +525,11 @@ COMMENT ON FUNCTION pypeline.refresh_data_warehouse_async IS
 CREATE FUNCTION pypeline._reap_tasks()
 RETURNS void
 LANGUAGE sql VOLATILE AS $$
+	-- pg_stat_activity is read once per transaction unless told otherwise,
+	-- and wait() polls within one transaction: see workers started since
+	SELECT pg_catalog.pg_stat_clear_snapshot();
 	UPDATE pypeline.task t
-	SET state = 'FAILURE', finished_at = now(),
+	SET state = 'FAILURE', finished_at = clock_timestamp(),
 	    error = 'the worker process ended before the task finished (killed, or the server restarted)'
 	WHERE t.state = 'STARTED'
 	  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
@@ -611,7 +614,7 @@ BEGIN
 	END IF;
 	WITH revoked AS (
 		UPDATE pypeline.task
-		SET state = 'REVOKED', finished_at = now(), error = 'revoked by ' || current_user
+		SET state = 'REVOKED', finished_at = clock_timestamp(), error = 'revoked by ' || current_user
 		WHERE (id = task_id OR parent_id = task_id) AND state IN ('PENDING', 'STARTED')
 		RETURNING worker_pid)
 	SELECT array_agg(worker_pid) FILTER (WHERE worker_pid IS NOT NULL), count(*)
