@@ -344,7 +344,7 @@ kill_running_statement(SourceConnection *conn)
 
 	if (killer == NULL)
 		return;
-	set_client_options(killer, conn->options, KILL_CONNECT_TIMEOUT);
+	set_client_options(killer, conn->options, Min(KILL_CONNECT_TIMEOUT, conn->options->connect_timeout));
 	if (mysql_real_connect(killer, connect_host(conn->options),
 						   conn->options->username, conn->options->password,
 						   NULL, conn->options->port, conn->options->socket, 0) == NULL)

@@ -159,10 +159,10 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 	unsigned long *lengths;
 	int			status;
 
-	CHECK_FOR_INTERRUPTS();
-
 	cursor->errcallback.previous = error_context_stack;
 	error_context_stack = &cursor->errcallback;
+
+	CHECK_FOR_INTERRUPTS();
 
 	status = mysql_fetch_row_start(&row, conn->result);
 	while (status)

@@ -18,6 +18,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -60,6 +61,18 @@ stage_create(SourceCursor *cursor, const char *etl_name)
 }
 
 /*
+ * The row type of a table for its batch slots.  A slot made with the
+ * relation's own descriptor pins it in the resource owner, whose array of
+ * thousands of pins of one pointer degrades to a linear probe per slot
+ * made; an unpinned copy is not tracked.
+ */
+static TupleDesc
+unpinned_desc(Relation rel)
+{
+	return CreateTupleDescCopy(RelationGetDescr(rel));
+}
+
+/*
  * Streams every row of the cursor into the staging table; returns the row
  * count.
  */
@@ -75,6 +88,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
 														"pypeline stage batch",
 														ALLOCSET_DEFAULT_SIZES);
+	TupleDesc	slot_desc = unpinned_desc(rel);
 	MemoryContext oldcxt;
 	uint64		rows = 0;
 	int			nslots = 0;
@@ -87,7 +101,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 
 		/* slots are made as rows arrive, so a small source costs little */
 		if (nslots == created_slots)
-			slots[created_slots++] = table_slot_create(rel, NULL);
+			slots[created_slots++] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
 		slot = slots[nslots];
 
 		oldcxt = MemoryContextSwitchTo(batch_context);
@@ -299,9 +313,9 @@ key_ascends(DirectKey *keys, int nkeys, Datum *values, bool first, MemoryContext
 }
 
 /*
- * Streams the cursor's rows into a table that needs no merge (see
- * DirectTarget), maintaining its indexes as INSERT would; returns the row
- * count.  Returns -1, having written what it had read so far, when it
+ * Streams the cursor's rows into a table created in this transaction that
+ * needs no merge (see DirectTarget), then rebuilds its indexes; returns the
+ * row count.  Returns -1, having written what it had read so far, when it
  * stops at a NULL or non-ascending key or a NULL for a NOT NULL column, or
  * refuses the table: the caller rolls back and loads another way.
  */
@@ -317,8 +331,9 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch_size);
 	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *result_rel = makeNode(ResultRelInfo);
+	TupleDesc	slot_desc = unpinned_desc(rel);
+	List	   *indexes = RelationGetIndexList(rel);
+	char		persistence = rel->rd_rel->relpersistence;
 	BulkInsertState bistate = GetBulkInsertState();
 	CommandId	cid = GetCurrentCommandId(true);
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
@@ -333,6 +348,7 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 	int			created_slots = 0;
 	bool		more = true;
 	bool		stopped = false;
+	ListCell   *lc;
 
 	if (!plan_direct_columns(rel, cursor, target, columns) ||
 		(keys = plan_direct_keys(rel, target, columns)) == NULL)
@@ -340,15 +356,13 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 		more = false;
 		stopped = true;
 	}
-	InitResultRelInfo(result_rel, rel, 1, NULL, 0);
-	ExecOpenIndices(result_rel, false);
 
 	while (more)
 	{
 		TupleTableSlot *slot;
 
 		if (nslots == created_slots)
-			slots[created_slots++] = table_slot_create(rel, NULL);
+			slots[created_slots++] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
 		slot = slots[nslots];
 
 		oldcxt = MemoryContextSwitchTo(batch_context);
@@ -395,13 +409,6 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 		if (nslots == batch_size || (!more && nslots > 0))
 		{
 			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
-			oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-			for (int i = 0; i < nslots && result_rel->ri_NumIndices > 0; i++)
-			{
-				ExecInsertIndexTuples(result_rel, slots[i], estate, false, false, NULL, NIL);
-				ResetPerTupleExprContext(estate);
-			}
-			MemoryContextSwitchTo(oldcxt);
 			progress_rows(rows);
 			for (int i = 0; i < nslots; i++)
 				ExecClearTuple(slots[i]);
@@ -412,15 +419,30 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 
 	for (int i = 0; i < created_slots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	ExecCloseIndices(result_rel);
-	FreeExecutorState(estate);
 	FreeBulkInsertState(bistate);
 	table_close(rel, NoLock);
 	MemoryContextDelete(batch_context);
 	MemoryContextDelete(key_context);
 	CommandCounterIncrement();
 	progress_phase(PROGRESS_PHASE_MERGING);
-	return stopped ? -1 : rows;
+	if (stopped)
+		return -1;
+
+	/*
+	 * The rows went in without index entries: one sorted build per index
+	 * (so far the primary key) costs much less than a b-tree descent per
+	 * row.  Until then the indexes lack those rows; nothing reads them
+	 * meanwhile, and other sessions cannot see a table created in this
+	 * transaction.
+	 */
+	foreach(lc, indexes)
+	{
+		ReindexParams params = {0};
+
+		reindex_index(lfirst_oid(lc), false, persistence, &params);
+	}
+	CommandCounterIncrement();
+	return rows;
 }
 
 void
