@@ -153,9 +153,9 @@ warehouse_show <<-'SQL'
 	SET client_min_messages = log;
 	SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
 SQL
-old_watermark=$(warehouse -At -c "SELECT value FROM pypeline.watermark WHERE fact = 'payment'")
+old_watermark=$(warehouse -At -c "SELECT value FROM pypeline.watermark WHERE etl_type = 'fact' AND etl_name = 'payment'")
 warehouse_show <<-'SQL'
-	SELECT fact, value AS last_payment_id_loaded FROM pypeline.watermark;
+	SELECT etl_name, value AS last_payment_id_loaded FROM pypeline.watermark;
 SQL
 
 heading "6. The source changes (contrib/flashnotes/changes.sql, dated 2016-01-15)" \
