@@ -39,14 +39,7 @@ SELECT pypeline.process_etl_async('broken', 'dimension') AS task \gset
 SELECT pypeline.wait(:task, '60 seconds');
 SELECT state, error FROM pypeline.task WHERE id = :task;
 SELECT pypeline.task_result(:task);
--- (the failure row is written by a worker of its own: poll for it)
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure' AND etl_name = 'broken');
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
+SELECT wait_for_failed_run('broken');
 SELECT etl_type, etl_name, target, status, message FROM pypeline.run_log
 WHERE status = 'failure' AND etl_name = 'broken';
 SELECT to_regclass('broken_dim') IS NULL AS not_created;

@@ -20,13 +20,7 @@ COMMIT;
 -- names the ETL, and the failure is kept in the run log
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
 SELECT to_regclass('product_dim') IS NULL AS product_rolled_back;
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure' AND etl_name = 'broken');
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
+SELECT wait_for_failed_run('broken');
 SELECT etl_type, etl_name, target, status, message, finished_at >= started_at AS timed
 FROM pypeline.run_log WHERE etl_name IN ('product', 'broken', 'date') ORDER BY id;
 

@@ -18,3 +18,13 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER regress_socket
 	OPTIONS (username 'etl', password 'etl_secret');
 SELECT count(*) FROM pypeline.query('regress_mysql', 'SELECT 1') AS t(one int);
 SELECT count(*) FROM pypeline.query('regress_socket', 'SELECT 1') AS t(one int);
+
+-- Failed runs reach pypeline.run_log through a worker of their own, a moment
+-- after the error: tests wait for the row (5 s at most).
+CREATE FUNCTION wait_for_failed_run(etl text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM pypeline.run_log WHERE status = 'failure' AND etl_name = etl);
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;

@@ -189,6 +189,15 @@ EXCEPTION WHEN invalid_parameter_value THEN
 		      HINT = 'Give a table name, optionally schema-qualified; quote names that need it, e.g. ''"Order"''.';
 END $$;
 
+CREATE FUNCTION pypeline._check_choice(option text, value text, allowed text[])
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF value IS NULL OR NOT value = ANY (allowed) THEN
+		RAISE EXCEPTION '% must be one of %, not "%"', option, array_to_string(allowed, ', '), value
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END $$;
+
 CREATE FUNCTION pypeline.define_dimension(
 	name text,
 	server name,
@@ -215,20 +224,17 @@ DECLARE
 	rule record;
 BEGIN
 	PERFORM pypeline._check_server(server);
-	IF on_bad_key NOT IN ('error', 'reject') THEN
-		RAISE EXCEPTION 'on_bad_key must be error or reject, not "%"', on_bad_key
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	PERFORM pypeline._check_choice('on_bad_key', on_bad_key, '{error,reject}');
+	PERFORM pypeline._check_choice('deletes', deletes, '{ignore,invalidate,new_record}');
+	PERFORM pypeline._check_choice('schema_changes', schema_changes, '{fail,add_type1,add_type2}');
 	IF jsonb_typeof(column_rules) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION 'column_rules must be a JSON object of column name to rule'
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'For example ''{"email": "type1", "signup_source": "ignore"}''.';
 	END IF;
 	FOR rule IN SELECT key, value #>> '{}' AS value FROM jsonb_each(column_rules) LOOP
-		IF rule.value IS NULL OR rule.value NOT IN ('type2', 'type1', 'type1_all', 'ignore') THEN
-			RAISE EXCEPTION 'rule of column "%" must be type2, type1, type1_all or ignore', rule.key
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
+		PERFORM pypeline._check_choice(format('the rule of column "%s"', rule.key), rule.value,
+		                               '{type2,type1,type1_all,ignore}');
 		IF rule.value = 'type2' AND scd_type <> 2 THEN
 			RAISE EXCEPTION 'column "%" can be type2 only in a type 2 dimension', rule.key
 				USING ERRCODE = 'invalid_parameter_value';
@@ -238,10 +244,6 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 	END LOOP;
-	IF deletes NOT IN ('ignore', 'invalidate', 'new_record') THEN
-		RAISE EXCEPTION 'deletes must be ignore, invalidate or new_record, not "%"', deletes
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
 	IF deletes <> 'ignore' AND scd_type <> 2 THEN
 		RAISE EXCEPTION 'deletes => ''%'' needs a type 2 dimension, whose versions can be closed', deletes
 			USING ERRCODE = 'invalid_parameter_value';
@@ -253,10 +255,6 @@ BEGIN
 	END IF;
 	IF max_closed_fraction NOT BETWEEN 0 AND 1 THEN
 		RAISE EXCEPTION 'max_closed_fraction must be between 0 and 1'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF schema_changes NOT IN ('fail', 'add_type1', 'add_type2') THEN
-		RAISE EXCEPTION 'schema_changes must be fail, add_type1 or add_type2, not "%"', schema_changes
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF schema_changes = 'add_type2' AND scd_type <> 2 THEN
@@ -377,10 +375,7 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 	END LOOP;
-	IF unmatched NOT IN ('unknown', 'inferred', 'error') THEN
-		RAISE EXCEPTION 'unmatched must be unknown, inferred or error, not "%"', unmatched
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	PERFORM pypeline._check_choice('unmatched', unmatched, '{unknown,inferred,error}');
 	INSERT INTO pypeline.fact AS f (name, server, source_sql, target, lookups, measures,
 		degenerate_columns, event_time_column, incremental_column, unmatched, target_ddl, active)
 	VALUES (name, server, source_sql, target, lookups, coalesce(measures, '{}'),

@@ -1,0 +1,280 @@
+-- Security: an ETL runs as its caller and reaches only what the caller may:
+-- the foreign server through the caller's own user mapping, the target
+-- through the caller's privileges.  Passwords never show in the catalog, the
+-- run log or task rows; a source query can only read; no name in a
+-- definition and no value from the source can inject SQL.
+\set VERBOSITY terse
+\! bash regress/mysql-exec.sh -e "CREATE TABLE sec_items (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, updated_at DATETIME NOT NULL); INSERT INTO sec_items VALUES (1, 'one', '2020-01-01'), (2, 'two', '2020-01-01'), (3, 'three', '2020-01-01'); CREATE TABLE sec_sales (id INT PRIMARY KEY, item_id INT, amount INT NOT NULL); INSERT INTO sec_sales VALUES (10, 1, 5), (11, 2, 7), (12, 9, 1); CREATE TABLE sec_codes (code VARCHAR(40) PRIMARY KEY, amount INT NOT NULL); INSERT INTO sec_codes VALUES ('a', 1), ('b', 2), ('z'' OR 1=1 -- ', 3); CREATE USER sec_user@'%' IDENTIFIED BY 'G00d-SENTINEL-pw'; CREATE USER sec_user@localhost IDENTIFIED BY 'G00d-SENTINEL-pw'; GRANT SELECT ON pypeline_regress.* TO sec_user@'%'; GRANT SELECT ON pypeline_regress.* TO sec_user@localhost"
+
+-- An error as SQLSTATE, message and the context line naming the ETL and its
+-- table (the statements pypeline ran on the way are left out).
+CREATE FUNCTION sec_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	context text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS context = PG_EXCEPTION_CONTEXT;
+	RETURN SQLSTATE || ': ' || SQLERRM
+		|| coalesce(' (' || substring(context from '(?:dimension|fact) ETL "[^\n]*\(table [^\n]*\)') || ')', '');
+END $$;
+-- the failed runs reach pypeline.run_log from a worker of their own: poll
+CREATE FUNCTION sec_wait_failures(etl text, n int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	found bigint;
+BEGIN
+	FOR i IN 1..200 LOOP
+		SELECT count(*) INTO found FROM pypeline.run_log WHERE etl_name = etl AND status = 'failure';
+		EXIT WHEN found >= n;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	RETURN found;
+END $$;
+
+-- Every function of the extension runs as its caller: none is SECURITY
+-- DEFINER or changes a setting (such as search_path) on entry.
+SELECT count(*) > 0 AS has_functions,
+       count(*) FILTER (WHERE p.prosecdef) AS security_definer,
+       count(*) FILTER (WHERE p.proconfig IS NOT NULL) AS with_settings
+FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+WHERE e.extname = 'pypeline' AND d.deptype = 'e';
+SELECT p.oid::regprocedure AS runs_as_owner
+FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+WHERE e.extname = 'pypeline' AND d.deptype = 'e' AND p.prosecdef
+ORDER BY 1::text;
+
+-- The ETLs, defined by the extension's owner into a schema of their own.
+CREATE SCHEMA sec_wh;
+SELECT pypeline.define_dimension('sec_item', 'regress_mysql',
+	'SELECT id, name FROM sec_items', 'sec_wh.item_dim', natural_key => '{id}');
+SELECT pypeline.define_fact('sec_sale', 'regress_mysql',
+	'SELECT id, item_id, amount FROM sec_sales', 'sec_wh.sale_fact',
+	lookups => '{"sec_item": "item_id"}', measures => '{amount}', degenerate_columns => '{id}',
+	incremental_column => 'id');
+
+-- A role that would run them: it needs USAGE on the server, then a user
+-- mapping of its own, with a password; nothing is created on the way.
+CREATE ROLE regress_sec_etl LOGIN;
+GRANT USAGE ON SCHEMA sec_wh TO regress_sec_etl;
+SET ROLE regress_sec_etl;
+SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+RESET ROLE;
+GRANT USAGE ON FOREIGN SERVER regress_mysql TO regress_sec_etl;
+SET ROLE regress_sec_etl;
+SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+SELECT etl_name, server, status, message FROM pypeline.test_dimension_source() ORDER BY etl_name;
+RESET ROLE;
+CREATE USER MAPPING FOR regress_sec_etl SERVER regress_mysql OPTIONS (username 'etl');
+SET ROLE regress_sec_etl;
+SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+RESET ROLE;
+ALTER USER MAPPING FOR regress_sec_etl SERVER regress_mysql OPTIONS (ADD password 'etl_secret');
+SET ROLE regress_sec_etl;
+SELECT etl_name, server, status, rows FROM pypeline.test_dimension_source() ORDER BY etl_name;
+-- now it reaches the source, but may not create tables in schema sec_wh
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
+RESET ROLE;
+SELECT to_regclass('sec_wh.item_dim') IS NULL AS not_created;
+
+-- The owner loads the tables; the role may read them, not write them.
+SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+GRANT SELECT ON ALL TABLES IN SCHEMA sec_wh TO regress_sec_etl;
+\! bash regress/mysql-exec.sh -e "INSERT INTO sec_items VALUES (4, 'four', '2020-01-01'); UPDATE sec_items SET name = 'uno' WHERE id = 1; INSERT INTO sec_sales VALUES (13, 4, 9)"
+SET ROLE regress_sec_etl;
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_sale', 'fact')$$);
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_sale', 'fact', delete_existing_table => true)$$);
+SELECT sec_try($$SELECT * FROM pypeline.refresh_data_warehouse(true, true, false)$$);
+SELECT pypeline.process_etl_async('sec_item', 'dimension') AS task \gset
+SELECT pypeline.wait(:task, '60 seconds');
+SELECT state, error FROM pypeline.task WHERE id = :task;
+RESET ROLE;
+-- nothing was loaded: the tables and the watermark are as the owner left them
+SELECT sec_item_key, id, name FROM sec_wh.item_dim ORDER BY sec_item_key;
+SELECT id, sec_item_key, amount FROM sec_wh.sale_fact ORDER BY id;
+SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name LIKE 'sec%' ORDER BY 1, 2;
+
+-- Granted INSERT and UPDATE, the role loads the tables (quietly: it need not
+-- own them); with CREATE on the schema, a table it creates is its own.
+GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA sec_wh TO regress_sec_etl;
+SET ROLE regress_sec_etl;
+SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_sale', 'fact');
+RESET ROLE;
+SELECT sec_item_key, id, name FROM sec_wh.item_dim ORDER BY sec_item_key;
+SELECT id, sec_item_key, amount FROM sec_wh.sale_fact ORDER BY id;
+GRANT CREATE ON SCHEMA sec_wh TO regress_sec_etl;
+SELECT pypeline.define_dimension('sec_item_own', 'regress_mysql',
+	'SELECT id, name FROM sec_items', 'sec_wh.item_own_dim', natural_key => '{id}', active => false);
+SET ROLE regress_sec_etl;
+SELECT * FROM pypeline.process_etl('sec_item_own', 'dimension');
+RESET ROLE;
+SELECT tableowner FROM pg_tables WHERE schemaname = 'sec_wh' AND tablename = 'item_own_dim';
+-- every run is logged as the role that ran it, failures too
+SELECT sec_wait_failures('sec_item', 7) AS item_failures, sec_wait_failures('sec_sale', 2) AS sale_failures;
+SELECT etl_name, status, message, run_by, count(*) FROM pypeline.run_log
+WHERE etl_name LIKE 'sec%' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 DESC, 3, 4;
+
+-- A role with no rights on the ETLs cannot define or change them, nor move
+-- their watermarks (rows would be skipped or loaded twice), nor write run-log
+-- rows in another role's name.
+CREATE ROLE regress_sec_intruder LOGIN;
+SET ROLE regress_sec_intruder;
+SELECT pypeline.define_dimension('sec_intruder', 'regress_mysql', 'SELECT 1 AS id', 'sec_intruder_dim',
+	natural_key => '{id}');
+UPDATE pypeline.dimension SET source_sql = 'SELECT 1 AS id' WHERE name = 'sec_item';
+SELECT pypeline.set_active('sec_item', 'dimension', false);
+DO $$
+BEGIN
+	UPDATE pypeline.watermark SET value = '999999' WHERE etl_name = 'sec_sale';
+EXCEPTION WHEN insufficient_privilege THEN NULL;
+END $$;
+DO $$
+BEGIN
+	DELETE FROM pypeline.watermark WHERE etl_name = 'sec_sale';
+EXCEPTION WHEN insufficient_privilege THEN NULL;
+END $$;
+DO $$
+BEGIN
+	INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, finished_at, status, message, run_by)
+	VALUES ('fact', 'sec_sale', 'sec_wh.sale_fact', now(), now(), 'success', 'forged', 'postgres');
+EXCEPTION WHEN insufficient_privilege OR check_violation THEN NULL;
+END $$;
+RESET ROLE;
+SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name LIKE 'sec%' ORDER BY 1, 2;
+SELECT count(*) AS forged FROM pypeline.run_log WHERE message = 'forged' AND run_by <> 'regress_sec_intruder';
+SELECT name, source_sql, active FROM pypeline.dimension WHERE name LIKE 'sec%' ORDER BY name;
+
+-- Passwords: a working and a wrong one, through synchronous and asynchronous
+-- runs, successes and failures; neither shows anywhere.
+DO $$
+BEGIN
+	EXECUTE format('CREATE SERVER sec_good FOREIGN DATA WRAPPER pypeline_mysql OPTIONS (host %L, port %L, dbname %L)',
+	               '127.0.0.1', current_setting('pypeline_regress.mysql_port'), 'pypeline_regress');
+	EXECUTE format('CREATE SERVER sec_bad FOREIGN DATA WRAPPER pypeline_mysql OPTIONS (host %L, port %L, dbname %L)',
+	               '127.0.0.1', current_setting('pypeline_regress.mysql_port'), 'pypeline_regress');
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER sec_good OPTIONS (username 'sec_user', password 'G00d-SENTINEL-pw');
+CREATE USER MAPPING FOR CURRENT_USER SERVER sec_bad OPTIONS (username 'sec_user', password 'Wr0ng-SENTINEL-pw');
+SELECT pypeline.define_dimension('sec_pw_good', 'sec_good', 'SELECT id, name FROM sec_items',
+	'sec_wh.pw_good_dim', natural_key => '{id}', active => false);
+SELECT pypeline.define_dimension('sec_pw_bad', 'sec_bad', 'SELECT id, name FROM sec_items',
+	'sec_wh.pw_bad_dim', natural_key => '{id}', active => false);
+SELECT * FROM pypeline.process_etl('sec_pw_good', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_pw_bad', 'dimension');
+DO $$
+DECLARE
+	message text;
+	detail text;
+	hint text;
+	context text;
+BEGIN
+	PERFORM pypeline.process_etl('sec_pw_bad', 'dimension');
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+		hint = PG_EXCEPTION_HINT, context = PG_EXCEPTION_CONTEXT;
+	RAISE NOTICE 'SQLSTATE %, access denied: %, password in the error: %', SQLSTATE,
+		detail LIKE '%Access denied%', concat(message, detail, hint, context) LIKE '%SENTINEL%';
+END $$;
+SELECT pypeline.process_etl_async('sec_pw_good', 'dimension') AS good_task \gset
+SELECT pypeline.process_etl_async('sec_pw_bad', 'dimension') AS bad_task \gset
+SELECT pypeline.wait(:good_task, '60 seconds') AS good, pypeline.wait(:bad_task, '60 seconds') AS bad;
+SELECT sec_wait_failures('sec_pw_bad', 3) AS failures_logged;
+SELECT etl_name, status, message FROM pypeline.run_log WHERE etl_name LIKE 'sec_pw%'
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT state, error FROM pypeline.task WHERE id IN (:good_task, :bad_task) ORDER BY id;
+SELECT (SELECT count(*) FROM pypeline.run_log r WHERE r::text LIKE '%SENTINEL%') AS run_log,
+       (SELECT count(*) FROM pypeline.task t WHERE t::text LIKE '%SENTINEL%') AS task,
+       (SELECT count(*) FROM pypeline.etls e WHERE e::text LIKE '%SENTINEL%') AS etls,
+       (SELECT count(*) FROM pypeline.dimension d WHERE d::text LIKE '%SENTINEL%') AS dimension,
+       (SELECT count(*) FROM pypeline.reject j WHERE j::text LIKE '%SENTINEL%') AS reject;
+
+-- A source query runs only if it reads: statements that write are refused
+-- before they reach MySQL, a second statement is not run, a locking read is
+-- refused by the read-only transaction; test_dimension_source reports each.
+SELECT pypeline.define_dimension('sec_write_delete', 'regress_mysql', 'DELETE FROM sec_items',
+	'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_drop', 'regress_mysql', '/* items */ DROP TABLE sec_items',
+	'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_second', 'regress_mysql', 'SELECT 1 AS id; DELETE FROM sec_items',
+	'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_lock', 'regress_mysql', 'SELECT id FROM sec_items FOR UPDATE',
+	'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_fact('sec_write_fact', 'regress_mysql',
+	'UPDATE sec_sales SET amount = 0', 'sec_wh.write_fact', measures => '{amount}');
+SELECT * FROM pypeline.process_etl('sec_write_delete', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_drop', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_second', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_lock', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_fact', 'fact');
+SELECT etl_name, status, regexp_replace(message, '(MySQL error [0-9]+).*', '\1') AS message
+FROM pypeline.test_dimension_source() WHERE etl_name LIKE 'sec_write%' ORDER BY etl_name;
+SELECT to_regclass('sec_wh.write_dim') IS NULL AND to_regclass('sec_wh.write_fact') IS NULL AS nothing_created;
+\! bash regress/mysql-exec.sh -N -e "SELECT COUNT(*), SUM(amount) FROM sec_items JOIN sec_sales ON sec_sales.item_id = sec_items.id"
+
+-- No SQL injection through names: a target, surrogate key and source column
+-- names full of quotes, semicolons and comment marks, an ETL name with a
+-- quote, names with format directives; they are taken literally.
+CREATE TABLE sec_victim (x int);
+SELECT pypeline.define_dimension('sec_evil''); DROP TABLE sec_victim; --', 'regress_mysql',
+	$q$SELECT id AS `key"; DROP TABLE sec_victim; --`, name AS `a"; DROP TABLE sec_victim; --`,
+	          name AS `b')); DROP TABLE sec_victim; --`, name AS `%s%n pct`, id AS `back``tick`,
+	          updated_at AS `changed"at` FROM sec_items$q$,
+	'sec_wh."Evil""; DROP TABLE sec_victim; --"', natural_key => '{"key\"; DROP TABLE sec_victim; --"}',
+	surrogate_key => 'sk"; DROP TABLE sec_victim; --', scd_type => 2,
+	type1_columns => '{"b'')); DROP TABLE sec_victim; --"}', change_date_column => 'changed"at');
+SELECT pypeline.define_fact('sec_evil_fact', 'regress_mysql',
+	$q$SELECT id AS `ord"; DROP TABLE sec_victim; --`, item_id AS `item');--`, amount AS `Amount %s%n` FROM sec_sales$q$,
+	'sec_wh."Evil Fact""; DROP TABLE sec_victim; --"',
+	lookups => $j${"sec_evil'); DROP TABLE sec_victim; --": "item');--"}$j$, measures => '{"Amount %s%n"}',
+	degenerate_columns => '{"ord\"; DROP TABLE sec_victim; --"}',
+	incremental_column => 'ord"; DROP TABLE sec_victim; --');
+SELECT pypeline.define_fact('sec_evil_target', 'regress_mysql', 'SELECT 1 AS x', 'sale_fact; DROP TABLE sec_victim');
+SELECT * FROM pypeline.process_etl('sec_evil''); DROP TABLE sec_victim; --', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_evil_fact', 'fact');
+\! bash regress/mysql-exec.sh -e "UPDATE sec_items SET name = 'dos', updated_at = '2021-01-01' WHERE id = 2; INSERT INTO sec_sales VALUES (14, 2, 3)"
+SELECT * FROM pypeline.process_etl('sec_evil''); DROP TABLE sec_victim; --', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_evil_fact', 'fact');
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'sec_wh."Evil""; DROP TABLE sec_victim; --"'::regclass AND attnum > 0 AND NOT attisdropped
+ORDER BY attnum;
+SELECT "key""; DROP TABLE sec_victim; --" AS key, "a""; DROP TABLE sec_victim; --" AS a,
+       "b')); DROP TABLE sec_victim; --" AS b, "%s%n pct" AS pct, "back`tick" AS backtick, version, is_current
+FROM sec_wh."Evil""; DROP TABLE sec_victim; --" ORDER BY 1, version;
+SELECT f."ord""; DROP TABLE sec_victim; --" AS ord, d."key""; DROP TABLE sec_victim; --" AS item,
+       d.version, f."Amount %s%n" AS amount
+FROM sec_wh."Evil Fact""; DROP TABLE sec_victim; --" f
+JOIN sec_wh."Evil""; DROP TABLE sec_victim; --" d USING ("sk""; DROP TABLE sec_victim; --")
+ORDER BY 1;
+SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name = 'sec_evil_fact';
+SELECT to_regclass('sec_victim') AS victim_still_there;
+
+-- No SQL injection through source values either: an incremental fact whose
+-- watermark is a string with a quote and a comment mark reads nothing new,
+-- also when MySQL does not treat backslashes as escapes (NO_BACKSLASH_ESCAPES).
+SELECT pypeline.define_fact('sec_code', 'regress_mysql', 'SELECT code, amount FROM sec_codes',
+	'sec_wh.code_fact', measures => '{amount}', degenerate_columns => '{code}', incremental_column => 'code');
+SELECT * FROM pypeline.process_etl('sec_code', 'fact');
+SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name = 'sec_code';
+SELECT * FROM pypeline.process_etl('sec_code', 'fact');
+\! bash regress/mysql-exec.sh -e "SET GLOBAL sql_mode = CONCAT(@@global.sql_mode, ',NO_BACKSLASH_ESCAPES')"
+SELECT * FROM pypeline.process_etl('sec_code', 'fact');
+\! bash regress/mysql-exec.sh -N -e "SET GLOBAL sql_mode = REPLACE(REPLACE(@@global.sql_mode, 'NO_BACKSLASH_ESCAPES,', ''), ',NO_BACKSLASH_ESCAPES', ''); SELECT @@global.sql_mode LIKE '%NO_BACKSLASH_ESCAPES%' AS still_set"
+SELECT code, count(*) FROM sec_wh.code_fact GROUP BY code ORDER BY code;
+
+-- clean up
+DROP SCHEMA sec_wh CASCADE;
+DROP TABLE sec_victim;
+DELETE FROM pypeline.fact WHERE name LIKE 'sec%';
+DELETE FROM pypeline.dimension WHERE name LIKE 'sec%';
+DELETE FROM pypeline.run_log WHERE etl_name LIKE 'sec%';
+DELETE FROM pypeline.task WHERE id IN (:task, :good_task, :bad_task);
+DROP SERVER sec_good, sec_bad CASCADE;
+DROP USER MAPPING FOR regress_sec_etl SERVER regress_mysql;
+REVOKE USAGE ON FOREIGN SERVER regress_mysql FROM regress_sec_etl;
+DROP ROLE regress_sec_etl, regress_sec_intruder;
+DROP FUNCTION sec_try(text), sec_wait_failures(text, int);
+\! bash regress/mysql-exec.sh -e "DROP TABLE sec_items, sec_sales, sec_codes; DROP USER sec_user@'%', sec_user@localhost"
