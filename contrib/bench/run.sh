@@ -10,6 +10,7 @@
 #   6  pypeline    fact load with 3 dimension lookups (one type 2, as of the event time)
 #      (+ the pipe of the fact source, as a reference for 6)
 #   7  peak backend RSS growth of 4, and of pypeline.query over 20M rows (rss.sh)
+#   8  an incremental refresh of independent dimensions, sequential vs parallel (parallel.sh)
 #
 # Environment:
 #   BENCH_ROWS       dimension source rows (default 2000000)
@@ -435,6 +436,10 @@ rss_line=$(grep '^RSS ' <<<"$rss_out" | tail -1)
 RSS_QUERY_ROWS=$(sed -n 's/.*rows=\([0-9]*\).*/\1/p' <<<"$rss_line")
 RSS_QUERY_GROWTH=$(sed -n 's/.*growth_kb=\([0-9]*\).*/\1/p' <<<"$rss_line")
 RSS_QUERY_SECONDS=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$rss_line")
+
+echo
+echo "== 8: parallel refresh (parallel.sh)"
+bash contrib/bench/parallel.sh || mismatch "parallel.sh: a run failed, differed or was not parallel (see above)"
 
 # ---------------------------------------------------------------------------
 # Report
