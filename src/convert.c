@@ -512,15 +512,7 @@ convert_value(ColumnConverter *cc, const SourceOptions *options,
 			value = InputFunctionCall(&cc->input, raw, cc->input_ioparam, cc->input_typmod);
 			break;
 		case CONVERT_INPUT_FUNCTION:
-			/* what int2in, int4in and int8in do, without the fmgr call */
-			if (cc->result_type == INT4OID)
-				value = Int32GetDatum(pg_strtoint32(raw));
-			else if (cc->result_type == INT8OID)
-				value = Int64GetDatum(pg_strtoint64(raw));
-			else if (cc->result_type == INT2OID)
-				value = Int16GetDatum(pg_strtoint16(raw));
-			else
-				value = InputFunctionCall(&cc->input, raw, cc->input_ioparam, cc->input_typmod);
+			value = InputFunctionCall(&cc->input, raw, cc->input_ioparam, cc->input_typmod);
 			break;
 		case CONVERT_BOOL_FROM_INT:
 			if (cc->result_type == BOOLOID)

@@ -14,7 +14,8 @@
  *           valid_from; type-1 columns overwritten on every version.
  * Surrogate keys come from an identity column and never change for an
  * existing member.  Inferred members (created by facts) are completed in
- * place by the next load.
+ * place by the next load.  A new target, which needs no merge, is filled
+ * straight from the source when it can be (load_new_target).
  *
  *-------------------------------------------------------------------------
  */
@@ -637,7 +638,8 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 
 /*
  * Loads a dimension: source into staging, checks, target creation or
- * reconciliation with the source's columns, merge, deleted members.
+ * reconciliation with the source's columns, merge, deleted members; or,
+ * for a new target, the source straight into it.
  */
 LoadCounts
 dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
