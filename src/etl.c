@@ -21,6 +21,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -453,8 +454,16 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 	LoadCounts	counts;
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz finished;
+	int			guc_level;
 
 	error_context_stack = &callback;
+	/*
+	 * The merges are plain joins that JIT compilation only slows down; the
+	 * setting goes back to the caller's when the ETL ends.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
 		/* lock first: the definition and watermark read next must be those
@@ -488,6 +497,7 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(true, guc_level);
 	error_context_stack = callback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(run_context);

@@ -294,9 +294,6 @@ fact_load(EtlDefinition *def, bool rebuild)
 			add_inferred_members(r, stage);
 	}
 
-	/* a fresh staging table has no statistics: without them the lookups
-	 * become nested loops */
-	etl_exec(psprintf("ANALYZE pg_temp.%s", stage), SPI_OK_UTILITY);
 	counts.inserted = insert_facts(def, cursor, resolved, stage);
 	if (def->incremental_column)
 		etl_advance_watermark(def, stage);

@@ -131,6 +131,8 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	/* make the rows visible to the merge statements that follow */
 	CommandCounterIncrement();
 	progress_phase(PROGRESS_PHASE_MERGING);
+	/* without statistics, the merges and lookups become nested loops */
+	etl_exec(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
 	return rows;
 }
 

@@ -51,28 +51,39 @@ change_instant(EtlDefinition *def, SourceCursor *cursor)
 }
 
 /*
- * The latest version of each staged member, whatever its state.
+ * The latest version of each staged member, whatever its state.  Unless
+ * members can be closed (deletes => 'invalidate'), every member has exactly
+ * one current version (the unique index says so), which is its latest: a
+ * semi-join finds them without sorting the dimension.
  */
 static void
 collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bool has_deleted)
 {
 	char	   *key = etl_column_list(def->natural_key, "t");
+	char	   *columns = psprintf("t.%s AS pypeline_key, t.version AS pypeline_version, "
+								   "t.valid_from AS pypeline_from, t.valid_to AS pypeline_to, "
+								   "t.is_current AS pypeline_current, t.is_current AND NOT %s AS pypeline_open, "
+								   "%s%s%s",
+								   quote_identifier(def->surrogate_key),
+								   has_deleted ? "t.deleted" : "false",
+								   key, tracked != NIL || def->ignored_columns != NIL ? ", " : "",
+								   etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"));
 
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
-					  "SELECT DISTINCT ON (%s) t.%s AS pypeline_key, t.version AS pypeline_version, "
-					  "  t.valid_from AS pypeline_from, t.valid_to AS pypeline_to, "
-					  "  t.is_current AS pypeline_current, t.is_current AND NOT %s AS pypeline_open, "
-					  "  %s%s%s "
-					  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
-					  "ORDER BY %s, t.version DESC",
-					  key, quote_identifier(def->surrogate_key),
-					  has_deleted ? "t.deleted" : "false",
-					  key, tracked != NIL || def->ignored_columns != NIL ? ", " : "",
-					  etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"),
-					  def->target_quoted, stage,
-					  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
-					  key),
-			 SPI_OK_UTILITY);
+	if (strcmp(def->deletes, "invalidate") != 0)
+		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+						  "SELECT %s FROM %s t WHERE t.is_current AND (%s) IN (SELECT %s FROM pg_temp.%s)",
+						  columns, def->target_quoted, key,
+						  etl_column_list(def->natural_key, NULL), stage),
+				 SPI_OK_UTILITY);
+	else
+		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+						  "SELECT DISTINCT ON (%s) %s "
+						  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
+						  "ORDER BY %s, t.version DESC",
+						  key, columns, def->target_quoted, stage,
+						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+						  key),
+				 SPI_OK_UTILITY);
 }
 
 /*
@@ -213,11 +224,18 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 			!etl_list_has_string(def->ignored_columns, lfirst(lc)))
 			tracked = lappend(tracked, lfirst(lc));
 
-	/* each member's latest source row, for the in-place columns */
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
-					  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
-					  skey, stage, skey, change_instant(def, cursor)),
-			 SPI_OK_UTILITY);
+	/*
+	 * Each member's latest source row, for the in-place columns; without a
+	 * change date the natural key check left one row per member already.
+	 */
+	if (def->change_date_column)
+		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
+						  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
+						  skey, stage, skey, change_instant(def, cursor)),
+				 SPI_OK_UTILITY);
+	else
+		etl_exec(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
+				 SPI_OK_UTILITY);
 
 	/* members changed in place, counted before anything is written */
 	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
@@ -233,6 +251,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	overwrite_in_place(def, "pypeline_latest_source");
 
 	collect_latest_versions(def, stage, tracked, has_deleted);
+	etl_exec("ANALYZE pypeline_latest", SPI_OK_UTILITY);
 	collect_changes(def, cursor, stage, attributes, tracked);
 
 	/* close each changed member's current version where its next one starts */
@@ -266,8 +285,9 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	counts->unchanged = etl_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_latest_source")) -
 		counts->inserted - counts->updated;
 
-	etl_exec("DROP TABLE pypeline_latest_source, pypeline_touched, pypeline_latest, pypeline_changes",
+	etl_exec(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
 			 SPI_OK_UTILITY);
+	etl_exec("DROP TABLE pypeline_touched, pypeline_latest, pypeline_changes", SPI_OK_UTILITY);
 }
 
 /*
