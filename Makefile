@@ -37,10 +37,19 @@ PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) \
 	$(shell $(MARIADB_CONFIG) --cflags) -Wall -Wextra -Werror
 SHLIB_LINK = $(shell $(MARIADB_CONFIG) --libs)
 
+# make check SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer in
+# the extension (they link through CFLAGS); the objects remember the flags
+# they were built with (src/.sanitize-flags), so switching rebuilds them.
+ifdef SANITIZE
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+PG_CFLAGS += $(SANITIZE_FLAGS)
+endif
+EXTRA_CLEAN = src/.sanitize-flags tmp_install
+
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
 # "check" target, which cannot start a MySQL server.
-TESTS = init options query types errors connections tls dimension_type1 dimension_type2 dimension_rules fact etl_run async flashnotes
+TESTS = init options query types errors connections tls dimension_type1 dimension_type2 dimension_rules fact etl_run async security flashnotes
 
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
@@ -59,16 +68,29 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every source includes the one header; PGXS tracks no header dependencies
-$(OBJS): src/pypeline.h
+$(OBJS): src/pypeline.h src/.sanitize-flags
+
+src/.sanitize-flags: FORCE
+	@echo '$(SANITIZE_FLAGS)' | cmp -s - $@ || echo '$(SANITIZE_FLAGS)' >$@
+.PHONY: FORCE
 else
 
 deps:
 	@bash regress/install-deps.sh
 
+# With SANITIZE the instrumented build goes to tmp_install/, never over the
+# system's pypeline.so: regress/servers.sh runs a private copy of PostgreSQL
+# with it, the ASan runtime preloaded.
 check: deps
 	$(MAKE) all
+ifdef SANITIZE
+	rm -rf tmp_install
+	$(MAKE) install DESTDIR=$(CURDIR)/tmp_install
+	@SANITIZE=1 PYPELINE_DESTDIR=$(CURDIR)/tmp_install bash regress/check.sh $(TESTS)
+else
 	$(MAKE) install
 	@bash regress/check.sh $(TESTS)
+endif
 
 demo: deps
 	$(MAKE) all

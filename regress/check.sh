@@ -35,6 +35,34 @@ for t in ${FAULT_TESTS-regress/t/*.sh}; do
 	failed=$((failed + $(grep -c '^not ok ' "$outdir/fault.out")))
 done
 
+# make check SANITIZE=1: the server really ran with the sanitizers, and
+# each report (one file per process, see regress/servers.sh) is a failure.
+# The server is stopped first, so that reports at exit are written too.
+if [ -n "${SANITIZE:-}" ]; then
+	echo "==== sanitizers"
+	if grep -q libasan "/proc/$(head -1 "$PYPELINE_TMP/pg/postmaster.pid")/maps" 2>/dev/null &&
+		readelf -d "$("$PGBIN/pg_config" --pkglibdir)/pypeline.so" | grep -q 'NEEDED.*libasan'; then
+		echo "ok - sanitizer: PostgreSQL runs with the ASan runtime and an instrumented pypeline.so"
+		passed=$((passed + 1))
+	else
+		echo "not ok - sanitizer: PostgreSQL runs with the ASan runtime and an instrumented pypeline.so"
+		failed=$((failed + 1))
+	fi
+	as_server_user "$PGBIN/pg_ctl" -D "$PYPELINE_TMP/pg" -m fast -w stop >/dev/null 2>&1
+	reports=0
+	for f in "$PYPELINE_TMP"/sanitizer.*; do
+		[ -e "$f" ] || continue
+		reports=$((reports + 1))
+		echo "not ok - sanitizer: report $(basename "$f")"
+		head -100 "$f"
+		failed=$((failed + 1))
+	done
+	if [ "$reports" -eq 0 ]; then
+		echo "ok - sanitizer: no report from AddressSanitizer or UndefinedBehaviorSanitizer"
+		passed=$((passed + 1))
+	fi
+fi
+
 if [ "$failed" -gt 0 ]; then
 	echo "==== PostgreSQL log (tail) ===="
 	tail -50 "$PYPELINE_TMP/postgres.log"

@@ -106,8 +106,40 @@ run_mariadb() {
 	return 1
 }
 
+# make check SANITIZE=1: a private copy of PostgreSQL under the temp dir,
+# with the instrumented pypeline from PYPELINE_DESTDIR (make install
+# DESTDIR=...) in it; PGBIN points there from now on.
+sanitize_install() {
+	local root=$PYPELINE_TMP/install d
+	for d in "$("$PGBIN/pg_config" --bindir)" "$("$PGBIN/pg_config" --pkglibdir)" \
+		"$("$PGBIN/pg_config" --sharedir)"; do
+		mkdir -p "$root$(dirname "$d")" && cp -a "$d" "$root$d" || return 1
+	done
+	cp -a "$PYPELINE_DESTDIR"/. "$root"/ || return 1
+	gcc -shared -fPIC -O2 -Wl,-z,initfirst -o "$root/asan_init_first.so" \
+		"$(dirname "${BASH_SOURCE[0]}")/asan_init_first.c" || return 1
+	PGBIN=$root$("$PGBIN/pg_config" --bindir)
+	export PGBIN
+}
+
+# The environment of the sanitized server (into the array sanitize_env): the
+# ASan runtime comes first in every server process, initialized before any
+# other library (asan_init_first.c says why); a report aborts the process
+# after writing $PYPELINE_TMP/sanitizer.<pid>, which check.sh shows and
+# counts.  PostgreSQL's allocator makes leak reports noise.
+sanitize_env=()
+set_sanitize_env() {
+	sanitize_env=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so) $PYPELINE_TMP/install/asan_init_first.so"
+		ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:detect_odr_violation=0:log_path=$PYPELINE_TMP/sanitizer"
+		UBSAN_OPTIONS="print_stacktrace=1:log_path=$PYPELINE_TMP/sanitizer")
+}
+
 start_postgres() {
 	local db=$1
+	if [ -n "${SANITIZE:-}" ]; then
+		sanitize_install || { echo "could not make the private PostgreSQL for SANITIZE" >&2; return 1; }
+		set_sanitize_env
+	fi
 	as_server_user "$PGBIN/initdb" -D "$PYPELINE_TMP/pg" -U postgres --auth=trust \
 		--no-sync -E UTF8 --locale=C >"$PYPELINE_TMP/initdb.log" 2>&1 ||
 		{ cat "$PYPELINE_TMP/initdb.log" >&2; return 1; }
@@ -126,7 +158,7 @@ start_postgres() {
 		pypeline_regress.mysql_socket = '$MYSQL_SOCK'
 		pypeline_regress.ssl_dir = '$PYPELINE_TMP/ssl'
 	CONF
-	as_server_user "$PGBIN/pg_ctl" -D "$PYPELINE_TMP/pg" -l "$PYPELINE_TMP/postgres.log" -w -t 60 start >/dev/null ||
+	as_server_user "${sanitize_env[@]}" "$PGBIN/pg_ctl" -D "$PYPELINE_TMP/pg" -l "$PYPELINE_TMP/postgres.log" -w -t 60 start >/dev/null ||
 		{ cat "$PYPELINE_TMP/postgres.log" >&2; return 1; }
 }
 

@@ -483,9 +483,29 @@ CREATE POLICY task_owner ON pypeline.task
 	WITH CHECK (pg_catalog.pg_has_role(submitted_by, 'MEMBER'));
 GRANT SELECT, INSERT, UPDATE ON pypeline.task TO PUBLIC;
 GRANT USAGE ON SEQUENCE pypeline.task_id_seq TO PUBLIC;
--- runs are recorded as the role that runs them
+-- Runs are recorded as the role that runs them, which may write only its own
+-- run-log rows and only the watermarks of ETLs whose target it may load.
+CREATE FUNCTION pypeline._may_load(etl_type text, etl_name text)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(pg_catalog.has_table_privilege(to_regclass(e.target), 'INSERT'), false)
+	FROM (SELECT target FROM pypeline.dimension WHERE etl_type = 'dimension' AND name = etl_name
+	      UNION ALL
+	      SELECT target FROM pypeline.fact WHERE etl_type = 'fact' AND name = etl_name) e
+$$;
 GRANT INSERT ON pypeline.run_log, pypeline.reject TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON pypeline.watermark TO PUBLIC;
+ALTER TABLE pypeline.run_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY run_log_read ON pypeline.run_log FOR SELECT USING (true);
+CREATE POLICY run_log_own ON pypeline.run_log FOR INSERT WITH CHECK (run_by = current_user);
+ALTER TABLE pypeline.watermark ENABLE ROW LEVEL SECURITY;
+CREATE POLICY watermark_read ON pypeline.watermark FOR SELECT USING (true);
+CREATE POLICY watermark_insert ON pypeline.watermark FOR INSERT
+	WITH CHECK (coalesce(pypeline._may_load(etl_type, etl_name), false));
+CREATE POLICY watermark_update ON pypeline.watermark FOR UPDATE
+	USING (coalesce(pypeline._may_load(etl_type, etl_name), false));
+CREATE POLICY watermark_delete ON pypeline.watermark FOR DELETE
+	USING (coalesce(pypeline._may_load(etl_type, etl_name), false));
 GRANT USAGE ON SEQUENCE pypeline.run_log_id_seq, pypeline.reject_id_seq TO PUBLIC;
 
 CREATE FUNCTION pypeline._submit(what text, arguments jsonb)
@@ -528,7 +548,14 @@ LANGUAGE sql VOLATILE AS $$
 	    error = 'the worker process ended before the task finished (killed, or the server restarted)'
 	WHERE t.state = 'STARTED'
 	  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
-	                  WHERE a.pid = t.worker_pid AND a.backend_type = 'pypeline worker')
+	                  WHERE a.pid = t.worker_pid AND a.backend_type = 'pypeline worker');
+	-- sub-tasks that never started belong to a refresh that has ended
+	UPDATE pypeline.task c
+	SET state = 'FAILURE', finished_at = clock_timestamp(),
+	    error = 'its refresh ended before it started'
+	FROM pypeline.task p
+	WHERE c.parent_id = p.id AND c.state = 'PENDING'
+	  AND p.state IN ('SUCCESS', 'FAILURE', 'REVOKED');
 $$;
 
 CREATE FUNCTION pypeline.task_status(task_id bigint)

@@ -17,6 +17,7 @@
 #include "pypeline.h"
 
 #include <errmsg.h>
+#include <fcntl.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -258,6 +259,7 @@ pypeline_connect(SourceOptions *options)
 	SourceConnection *conn = palloc0(sizeof(SourceConnection));
 	MYSQL	   *result = NULL;
 	int			status;
+	int			socket_flags;
 
 	conn->options = copy_options(options);
 	conn->subxid = GetCurrentSubTransactionId();
@@ -287,6 +289,20 @@ pypeline_connect(SourceOptions *options)
 	if (result == NULL)
 		pypeline_report_mysql_error(conn, "connect to");
 	conn->thread_id = mysql_thread_id(conn->mysql);
+
+	/*
+	 * After the handshake the library puts the socket back in blocking mode,
+	 * and its TLS layer then reads with a plain blocking read(): a cancel
+	 * arriving just before it would wait for MySQL.  Non-blocking, every
+	 * wait goes through pypeline_wait_for_mysql.
+	 */
+	socket_flags = fcntl(mysql_get_socket(conn->mysql), F_GETFL);
+	if (socket_flags < 0 ||
+		fcntl(mysql_get_socket(conn->mysql), F_SETFL, socket_flags | O_NONBLOCK) < 0)
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("could not make the socket to MySQL server \"%s\" non-blocking: %m",
+						conn->options->server_name)));
 	/* the library falls back to plain text when the server offers no TLS */
 	if (strcmp(conn->options->ssl_mode, "DISABLED") != 0 &&
 		strcmp(conn->options->ssl_mode, "PREFERRED") != 0 &&

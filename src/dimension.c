@@ -632,7 +632,7 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	}
 	counts->read = counts->inserted = (uint64) rows;
 	/* facts join this table next: give the planner fresh statistics */
-	etl_exec(psprintf("ANALYZE %s", def->target_quoted), SPI_OK_UTILITY);
+	etl_analyze(def->target_quoted);
 	return DIRECT_LOADED;
 }
 
@@ -730,6 +730,6 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 		etl_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* facts join this table next: give the planner fresh statistics */
-	etl_exec(psprintf("ANALYZE %s", def->target_quoted), SPI_OK_UTILITY);
+	etl_analyze(def->target_quoted);
 	return counts;
 }

@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -136,6 +137,24 @@ etl_join_condition(List *left, const char *left_alias, List *right, const char *
 	return buf.data;
 }
 
+/* `name`, with backticks doubled */
+static char *
+mysql_quote_identifier(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '`');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '`')
+			appendStringInfoChar(&buf, '`');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '`');
+	return buf.data;
+}
+
 bool
 etl_list_has_string(List *list, const char *value)
 {
@@ -178,7 +197,7 @@ etl_require_source_column(EtlDefinition *def, SourceCursor *cursor, const char *
 						etl_kind_name(def->kind), def->name, column, role),
 				 errdetail("The query returns: %s.", source_column_names(cursor)),
 				 errhint("Alias the column in the source query (SELECT id AS %s ...) or fix the definition.",
-						 quote_identifier(column))));
+						 mysql_quote_identifier(column))));
 }
 
 /* Column names of an existing table. */
@@ -241,24 +260,6 @@ etl_differs(List *columns)
 					etl_column_list(columns, "t"), etl_column_list(columns, "s"));
 }
 
-/* `name`, with backticks doubled */
-static char *
-mysql_quote_identifier(const char *name)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '`');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '`')
-			appendStringInfoChar(&buf, '`');
-		appendStringInfoChar(&buf, *p);
-	}
-	appendStringInfoChar(&buf, '`');
-	return buf.data;
-}
-
 static bool
 is_integer(const char *value)
 {
@@ -289,7 +290,8 @@ etl_source_query(EtlDefinition *def, bool incremental)
 	if (!incremental)
 		return sql;
 	/* integers unquoted: MySQL compares an integer with a string as doubles */
-	return psprintf("SELECT * FROM (%s) AS pypeline_source WHERE %s > %s", sql,
+	/* the newline ends a trailing -- or # comment of the source query */
+	return psprintf("SELECT * FROM (%s\n) AS pypeline_source WHERE %s > %s", sql,
 					mysql_quote_identifier(def->incremental_column),
 					is_integer(def->watermark) ? def->watermark : source_quote_literal(def->watermark));
 }
@@ -318,6 +320,19 @@ etl_advance_watermark(EtlDefinition *def, const char *stage)
 	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (value != NULL)
 		catalog_save_watermark(def, value);
+}
+
+/*
+ * Refreshes a table's statistics when the current role may (it owns the
+ * table); a role that only has INSERT and UPDATE leaves it to autovacuum.
+ */
+void
+etl_analyze(const char *quoted_name)
+{
+	Oid			relid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(quoted_name)));
+
+	if (pg_class_ownercheck(relid, GetUserId()))
+		etl_exec(psprintf("ANALYZE %s", quoted_name), SPI_OK_UTILITY);
 }
 
 /* format_type of a column of a table, e.g. "bigint" */

@@ -276,6 +276,7 @@ extern uint64 etl_count(const char *sql);
 extern char *etl_column_list(List *columns, const char *prefix);
 extern char *etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias);
 extern char *etl_column_type(const char *quoted_table, const char *column);
+extern void etl_analyze(const char *quoted_name);
 extern char *etl_set_list(List *columns);
 extern char *etl_source_query(EtlDefinition *def, bool incremental);
 extern void etl_advance_watermark(EtlDefinition *def, const char *stage);

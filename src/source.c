@@ -190,22 +190,29 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 }
 
 /*
- * Quotes a value as a MySQL string literal.  Escaping without a connection
- * is safe for utf8mb4, in which no multibyte character contains a quote or
- * backslash byte.
+ * Quotes a value as a MySQL string literal that means the same whatever the
+ * server's sql_mode: quotes are doubled, and backslashes (an escape
+ * character unless NO_BACKSLASH_ESCAPES) are spliced in as CHAR(92).
  */
 char *
 source_quote_literal(const char *value)
 {
-	size_t		len = strlen(value);
-	char	   *buf = palloc(len * 2 + 3);
-	unsigned long n;
+	StringInfoData buf;
+	bool		spliced = strchr(value, '\\') != NULL;
 
-	buf[0] = '\'';
-	n = mysql_escape_string(buf + 1, value, len);
-	buf[n + 1] = '\'';
-	buf[n + 2] = '\0';
-	return buf;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, spliced ? "CONCAT('" : "'");
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'')
+			appendStringInfoString(&buf, "''");
+		else if (*p == '\\')
+			appendStringInfoString(&buf, "', CHAR(92), '");
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoString(&buf, spliced ? "')" : "'");
+	return buf.data;
 }
 
 void
