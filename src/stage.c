@@ -71,69 +71,114 @@ unpinned_desc(Relation rel)
 }
 
 /*
+ * Rows written to a table in batches with table_multi_insert, without SPI
+ * or a parse per row.  Slots are made as rows arrive, so a small source
+ * costs little, and the batch memory is reset after each batch, so a load
+ * of any size runs in constant memory.
+ */
+typedef struct BatchWriter
+{
+	Relation	rel;
+	TupleDesc	slot_desc;
+	TupleTableSlot **slots;
+	int			batch_size;
+	int			nslots;			/* filled in this batch */
+	int			created_slots;
+	BulkInsertState bistate;
+	CommandId	cid;
+	MemoryContext batch_context;	/* the values of this batch's rows */
+	uint64		rows;			/* written so far */
+} BatchWriter;
+
+static void
+batch_begin(BatchWriter *w, Relation rel, int batch_size)
+{
+	memset(w, 0, sizeof(*w));
+	w->rel = rel;
+	w->slot_desc = unpinned_desc(rel);
+	w->batch_size = batch_size;
+	w->slots = palloc(sizeof(TupleTableSlot *) * batch_size);
+	w->bistate = GetBulkInsertState();
+	w->cid = GetCurrentCommandId(true);
+	w->batch_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline load batch",
+											 ALLOCSET_DEFAULT_SIZES);
+}
+
+/* The slot for the next row, empty; its values go in w->batch_context. */
+static TupleTableSlot *
+batch_slot(BatchWriter *w)
+{
+	if (w->nslots == w->created_slots)
+		w->slots[w->created_slots++] = MakeSingleTupleTableSlot(w->slot_desc,
+																table_slot_callbacks(w->rel));
+	ExecClearTuple(w->slots[w->nslots]);
+	return w->slots[w->nslots];
+}
+
+static void
+batch_flush(BatchWriter *w)
+{
+	if (w->nslots == 0)
+		return;
+	table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
+	progress_rows(w->rows);
+	for (int i = 0; i < w->nslots; i++)
+		ExecClearTuple(w->slots[i]);
+	w->nslots = 0;
+	MemoryContextReset(w->batch_context);
+}
+
+/* Keeps the row just filled in the slot batch_slot gave. */
+static void
+batch_store(BatchWriter *w)
+{
+	ExecStoreVirtualTuple(w->slots[w->nslots]);
+	w->nslots++;
+	w->rows++;
+	if (w->nslots == w->batch_size)
+		batch_flush(w);
+}
+
+/* Writes the last batch; the rows become visible to what follows. */
+static void
+batch_end(BatchWriter *w)
+{
+	batch_flush(w);
+	for (int i = 0; i < w->created_slots; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	FreeBulkInsertState(w->bistate);
+	MemoryContextDelete(w->batch_context);
+	CommandCounterIncrement();
+	progress_phase(PROGRESS_PHASE_MERGING);
+}
+
+/*
  * Streams every row of the cursor into the staging table; returns the row
  * count.
  */
 uint64
 stage_load(SourceCursor *cursor, const char *stage_table)
 {
-	Oid			relid = RelnameGetRelid(stage_table);
-	Relation	rel = table_open(relid, RowExclusiveLock);
-	int			batch_size = cursor->conn->options->fetch_size;
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch_size);
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
-														"pypeline stage batch",
-														ALLOCSET_DEFAULT_SIZES);
-	TupleDesc	slot_desc = unpinned_desc(rel);
-	MemoryContext oldcxt;
-	uint64		rows = 0;
-	int			nslots = 0;
-	int			created_slots = 0;
-	bool		more = true;
+	Relation	rel = table_open(RelnameGetRelid(stage_table), RowExclusiveLock);
+	BatchWriter w;
 
-	while (more)
+	batch_begin(&w, rel, cursor->conn->options->fetch_size);
+	for (;;)
 	{
-		TupleTableSlot *slot;
+		TupleTableSlot *slot = batch_slot(&w);
+		MemoryContext oldcxt = MemoryContextSwitchTo(w.batch_context);
+		bool		more = source_next(cursor, slot->tts_values, slot->tts_isnull);
 
-		/* slots are made as rows arrive, so a small source costs little */
-		if (nslots == created_slots)
-			slots[created_slots++] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
-		slot = slots[nslots];
-
-		oldcxt = MemoryContextSwitchTo(batch_context);
-		ExecClearTuple(slot);
-		more = source_next(cursor, slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
-		if (more)
-		{
-			ExecStoreVirtualTuple(slot);
-			nslots++;
-			rows++;
-		}
-		if (nslots == batch_size || (!more && nslots > 0))
-		{
-			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
-			progress_rows(rows);
-			for (int i = 0; i < nslots; i++)
-				ExecClearTuple(slots[i]);
-			nslots = 0;
-			MemoryContextReset(batch_context);
-		}
+		if (!more)
+			break;
+		batch_store(&w);
 	}
-
-	for (int i = 0; i < created_slots; i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeBulkInsertState(bistate);
+	batch_end(&w);
 	table_close(rel, NoLock);
-	MemoryContextDelete(batch_context);
-	/* make the rows visible to the merge statements that follow */
-	CommandCounterIncrement();
-	progress_phase(PROGRESS_PHASE_MERGING);
 	/* without statistics, the merges and lookups become nested loops */
 	etl_exec(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
-	return rows;
+	return w.rows;
 }
 
 /* How stage_load_direct fills one column of its table. */
@@ -327,25 +372,15 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 	DirectColumn *columns = palloc(sizeof(DirectColumn) * natts);
 	int			nkeys = list_length(target->key_columns);
 	DirectKey  *keys = NULL;
-	int			batch_size = cursor->conn->options->fetch_size;
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch_size);
 	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
-	TupleDesc	slot_desc = unpinned_desc(rel);
 	List	   *indexes = RelationGetIndexList(rel);
 	char		persistence = rel->rd_rel->relpersistence;
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
-														"pypeline direct load batch",
-														ALLOCSET_DEFAULT_SIZES);
 	MemoryContext key_context = AllocSetContextCreate(CurrentMemoryContext,
 													  "pypeline direct load key",
 													  ALLOCSET_SMALL_SIZES);
 	MemoryContext oldcxt;
-	int64		rows = 0;
-	int			nslots = 0;
-	int			created_slots = 0;
+	BatchWriter w;
 	bool		more = true;
 	bool		stopped = false;
 	ListCell   *lc;
@@ -357,16 +392,12 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 		stopped = true;
 	}
 
+	batch_begin(&w, rel, cursor->conn->options->fetch_size);
 	while (more)
 	{
-		TupleTableSlot *slot;
+		TupleTableSlot *slot = batch_slot(&w);
 
-		if (nslots == created_slots)
-			slots[created_slots++] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
-		slot = slots[nslots];
-
-		oldcxt = MemoryContextSwitchTo(batch_context);
-		ExecClearTuple(slot);
+		oldcxt = MemoryContextSwitchTo(w.batch_context);
 		more = source_next(cursor, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 		if (more)
@@ -374,7 +405,7 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 			for (int k = 0; k < nkeys && !stopped; k++)
 				stopped = nulls[keys[k].source_column];
 			if (!stopped && target->keys_ascending)
-				stopped = !key_ascends(keys, nkeys, values, rows == 0, key_context);
+				stopped = !key_ascends(keys, nkeys, values, w.rows == 0, key_context);
 			for (int a = 0; a < natts && !stopped; a++)
 			{
 				DirectColumn *c = &columns[a];
@@ -388,7 +419,7 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 						stopped = c->notnull && slot->tts_isnull[a];
 						break;
 					case FILL_NUMBER:
-						slot->tts_values[a] = Int64GetDatum(target->first_number + rows);
+						slot->tts_values[a] = Int64GetDatum(target->first_number + (int64) w.rows);
 						slot->tts_isnull[a] = false;
 						break;
 					case FILL_CONSTANT:
@@ -400,31 +431,12 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 			if (stopped)
 				more = false;
 			else
-			{
-				ExecStoreVirtualTuple(slot);
-				nslots++;
-				rows++;
-			}
-		}
-		if (nslots == batch_size || (!more && nslots > 0))
-		{
-			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
-			progress_rows(rows);
-			for (int i = 0; i < nslots; i++)
-				ExecClearTuple(slots[i]);
-			nslots = 0;
-			MemoryContextReset(batch_context);
+				batch_store(&w);
 		}
 	}
-
-	for (int i = 0; i < created_slots; i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeBulkInsertState(bistate);
+	batch_end(&w);
 	table_close(rel, NoLock);
-	MemoryContextDelete(batch_context);
 	MemoryContextDelete(key_context);
-	CommandCounterIncrement();
-	progress_phase(PROGRESS_PHASE_MERGING);
 	if (stopped)
 		return -1;
 
@@ -442,7 +454,7 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 		reindex_index(lfirst_oid(lc), false, persistence, &params);
 	}
 	CommandCounterIncrement();
-	return rows;
+	return (int64) w.rows;
 }
 
 void
