@@ -711,14 +711,21 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 		counts.inserted = counts.read - counts.rejected;
 		insert_new_members(def, stage, attributes, false);
 	}
-	else if (def->scd_type == 2)
-		versions_merge(def, cursor, stage, attributes,
-					   etl_list_has_string(target_columns, INFERRED),
-					   etl_list_has_string(target_columns, DELETED), &counts);
 	else
 	{
-		classify(def, stage, attributes, etl_list_has_string(target_columns, INFERRED), &counts);
-		merge_type1(def, stage, attributes, etl_list_has_string(target_columns, INFERRED));
+		/* inferred members to complete: only if a fact has made some */
+		bool		has_inferred = etl_list_has_string(target_columns, INFERRED) &&
+			etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " INFERRED " LIMIT 1) x",
+							   def->target_quoted)) > 0;
+
+		if (def->scd_type == 2)
+			versions_merge(def, cursor, stage, attributes, has_inferred,
+						   etl_list_has_string(target_columns, DELETED), &counts);
+		else
+		{
+			classify(def, stage, attributes, has_inferred, &counts);
+			merge_type1(def, stage, attributes, has_inferred);
+		}
 	}
 	if (created)
 		create_key_indexes(def);

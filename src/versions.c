@@ -51,12 +51,13 @@ change_instant(EtlDefinition *def, SourceCursor *cursor)
 }
 
 /*
- * The latest version of each staged member, whatever its state.  Unless
+ * The latest version of each staged member, whatever its state; returns how
+ * many members the source shares with the dimension.  Unless
  * members can be closed (deletes => 'invalidate'), every member has exactly
  * one current version (the unique index says so), which is its latest: a
  * semi-join finds them without sorting the dimension.
  */
-static void
+static uint64
 collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bool has_deleted)
 {
 	char	   *key = etl_column_list(def->natural_key, "t");
@@ -70,13 +71,13 @@ collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bo
 								   etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"));
 
 	if (strcmp(def->deletes, "invalidate") != 0)
-		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
 						  "SELECT %s FROM %s t WHERE t.is_current AND (%s) IN (SELECT %s FROM pg_temp.%s)",
 						  columns, def->target_quoted, key,
 						  etl_column_list(def->natural_key, NULL), stage),
 				 SPI_OK_UTILITY);
 	else
-		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
 						  "SELECT DISTINCT ON (%s) %s "
 						  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
 						  "ORDER BY %s, t.version DESC",
@@ -214,6 +215,8 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 			   bool has_inferred, bool has_deleted, LoadCounts *counts)
 {
 	List	   *in_place = list_concat_copy(def->type1_columns, def->current_only_columns);
+	bool		in_place_work = in_place != NIL || has_inferred;
+	uint64		existing;		/* staged members the dimension has */
 	List	   *tracked = NIL;
 	char	   *key = etl_column_list(def->natural_key, NULL);
 	char	   *skey = etl_column_list(def->natural_key, "s");
@@ -225,34 +228,53 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 			tracked = lappend(tracked, lfirst(lc));
 
 	/*
-	 * Each member's latest source row, for the in-place columns; without a
-	 * change date the natural key check left one row per member already.
+	 * In-place columns and inferred members take each member's latest
+	 * source row; without a change date the natural key check left one row
+	 * per member already.  The members changed in place are counted before
+	 * anything is written.
 	 */
-	if (def->change_date_column)
-		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
-						  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
-						  skey, stage, skey, change_instant(def, cursor)),
+	if (in_place_work)
+	{
+		if (def->change_date_column)
+			etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
+							  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
+							  skey, stage, skey, change_instant(def, cursor)),
+					 SPI_OK_UTILITY);
+		else
+			etl_exec(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
+					 SPI_OK_UTILITY);
+		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
+						  "SELECT %s FROM pg_temp.pypeline_latest_source s JOIN %s t ON %s "
+						  "WHERE t.is_current AND (%s%s)",
+						  skey, def->target_quoted,
+						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+						  etl_differs(in_place), has_inferred ? " OR t.inferred" : ""),
 				 SPI_OK_UTILITY);
-	else
-		etl_exec(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
-				 SPI_OK_UTILITY);
+		if (has_inferred)
+			dimension_complete_inferred(def, "pypeline_latest_source", attributes);
+		overwrite_in_place(def, "pypeline_latest_source");
+	}
 
-	/* members changed in place, counted before anything is written */
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
-					  "SELECT %s FROM pg_temp.pypeline_latest_source s JOIN %s t ON %s "
-					  "WHERE t.is_current AND (%s%s)",
-					  skey, def->target_quoted,
-					  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
-					  etl_differs(in_place), has_inferred ? " OR t.inferred" : ""),
-			 SPI_OK_UTILITY);
-
-	if (has_inferred)
-		dimension_complete_inferred(def, "pypeline_latest_source", attributes);
-	overwrite_in_place(def, "pypeline_latest_source");
-
-	collect_latest_versions(def, stage, tracked, has_deleted);
+	existing = collect_latest_versions(def, stage, tracked, has_deleted);
 	etl_exec("ANALYZE pypeline_latest", SPI_OK_UTILITY);
-	collect_changes(def, cursor, stage, attributes, tracked);
+
+	/*
+	 * Only rows that may start a version go through the versioning query:
+	 * a member's single row equal to its open current version cannot.  A
+	 * member with several rows (history) keeps them all.
+	 */
+	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_candidates ON COMMIT DROP AS "
+					  "SELECT s.* FROM pg_temp.%s s LEFT JOIN pypeline_latest l ON %s "
+					  "WHERE l.pypeline_key IS NULL OR NOT l.pypeline_open "
+					  "   OR ROW(%s) IS DISTINCT FROM ROW(%s)%s",
+					  stage, etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
+					  row_of(tracked, "s"), row_of(tracked, "l"),
+					  def->change_date_column ?
+					  psprintf(" OR (%s) IN (SELECT %s FROM pg_temp.%s GROUP BY %s HAVING count(*) > 1)",
+							   skey, key, stage, key) : ""),
+			 SPI_OK_UTILITY);
+	etl_exec("ANALYZE pypeline_candidates", SPI_OK_UTILITY);
+	collect_changes(def, cursor, "pypeline_candidates", attributes, tracked);
 
 	/* close each changed member's current version where its next one starts */
 	etl_exec(psprintf("UPDATE %s t SET valid_to = c.first_since, is_current = false "
@@ -279,15 +301,19 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 
 	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
 										  "WHERE pypeline_key IS NULL) x", key));
-	counts->updated = etl_count(psprintf("SELECT count(*) FROM (SELECT %s FROM pypeline_changes "
-										 "WHERE pypeline_key IS NOT NULL UNION SELECT %s FROM pypeline_touched) x",
-										 key, key));
-	counts->unchanged = etl_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_latest_source")) -
-		counts->inserted - counts->updated;
+	counts->updated = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+										 "WHERE pypeline_key IS NOT NULL%s) x",
+										 key, in_place_work ?
+										 psprintf(" UNION SELECT %s FROM pypeline_touched", key) : ""));
+	counts->unchanged = existing - counts->updated;
 
-	etl_exec(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
-			 SPI_OK_UTILITY);
-	etl_exec("DROP TABLE pypeline_touched, pypeline_latest, pypeline_changes", SPI_OK_UTILITY);
+	if (in_place_work)
+	{
+		etl_exec(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
+				 SPI_OK_UTILITY);
+		etl_exec("DROP TABLE pypeline_touched", SPI_OK_UTILITY);
+	}
+	etl_exec("DROP TABLE pypeline_latest, pypeline_candidates, pypeline_changes", SPI_OK_UTILITY);
 }
 
 /*
