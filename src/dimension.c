@@ -6,12 +6,12 @@
  *		the generated calendar dimension.
  *
  * A load reads the whole source into a staging table (stage.c), checks its
- * natural keys, then merges with a handful of statements:
+ * natural keys (NULL or repeated keys stop the run or go to pypeline.reject),
+ * reconciles the target with the source's columns (schema.c), then merges
+ * with a handful of statements:
  *   type 0  new members only;
- *   type 1  changed attributes overwritten in place;
- *   type 2  a new version when a tracked attribute really changed (NULL-safe
- *           IS DISTINCT FROM), the old one closed at the new one's
- *           valid_from; type-1 columns overwritten on every version.
+ *   type 1  changed attributes overwritten in place (but ignored columns);
+ *   type 2  versions, per-column rules and hard deletes: versions.c.
  * Surrogate keys come from an identity column and never change for an
  * existing member.  Inferred members (created by facts) are completed in
  * place by the next load.  A new target, which needs no merge, is filled
