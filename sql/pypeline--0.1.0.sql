@@ -558,23 +558,9 @@ LANGUAGE sql VOLATILE AS $$
 	  AND p.state IN ('SUCCESS', 'FAILURE', 'REVOKED');
 $$;
 
-CREATE FUNCTION pypeline.task_status(task_id bigint)
-RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	result text;
-BEGIN
-	PERFORM pypeline._reap_tasks();
-	SELECT state INTO result FROM pypeline.task WHERE id = task_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN result;
-END $$;
-
-CREATE FUNCTION pypeline.task_result(task_id bigint)
-RETURNS jsonb
+-- A task of the caller's (dead workers' tasks marked first), or an error.
+CREATE FUNCTION pypeline._task(task_id bigint)
+RETURNS pypeline.task
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
 	t pypeline.task;
@@ -585,6 +571,21 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	RETURN t;
+END $$;
+
+CREATE FUNCTION pypeline.task_status(task_id bigint)
+RETURNS text
+LANGUAGE sql VOLATILE AS $$
+	SELECT (pypeline._task(task_id)).state
+$$;
+
+CREATE FUNCTION pypeline.task_result(task_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	t pypeline.task := pypeline._task(task_id);
+BEGIN
 	IF t.state = 'FAILURE' THEN
 		RAISE EXCEPTION 'task % failed: %', task_id, t.error
 			USING ERRCODE = 'external_routine_exception';
@@ -600,16 +601,12 @@ DECLARE
 	t pypeline.task;
 BEGIN
 	LOOP
-		PERFORM pypeline._reap_tasks();
-		SELECT * INTO t FROM pypeline.task WHERE id = task_id;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
-				USING ERRCODE = 'undefined_object';
-		END IF;
+		t := pypeline._task(task_id);
 		IF t.state IN ('SUCCESS', 'FAILURE', 'REVOKED') THEN
 			RETURN t.state;
 		END IF;
-		IF t.xmin::text = pg_catalog.pg_current_xact_id_if_assigned()::text THEN
+		IF (SELECT xmin FROM pypeline.task WHERE id = task_id)::text =
+		   pg_catalog.pg_current_xact_id_if_assigned()::text THEN
 			RAISE EXCEPTION 'task % starts when the transaction that submitted it commits', task_id
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 				      HINT = 'COMMIT first, then wait.';
@@ -630,10 +627,7 @@ DECLARE
 	pids integer[];
 	revoked_count bigint;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pypeline.task WHERE id = task_id) THEN
-		RAISE EXCEPTION 'task % does not exist or belongs to another role', task_id
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	PERFORM pypeline._task(task_id);
 	WITH revoked AS (
 		UPDATE pypeline.task
 		SET state = 'REVOKED', finished_at = clock_timestamp(), error = 'revoked by ' || current_user
