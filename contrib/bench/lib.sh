@@ -86,3 +86,15 @@ bench_anon_sampler() {
 		sleep 0.05
 	done
 }
+
+# A result that differs between tools, or a run that failed: said loudly, and
+# the script exits non-zero at its end (FAILED).
+FAILED=0
+mismatch() {
+	echo
+	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+	echo "!!! MISMATCH: $*"
+	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+	echo
+	FAILED=1
+}

@@ -44,15 +44,6 @@ done
 [ "$ROWS" -ge 100 ] || { echo "BENCH_ROWS must be at least 100 (1% of it changes)" >&2; exit 2; }
 CHANGED=$((ROWS / 100))		# users with id % 100 = 0
 
-FAILED=0
-mismatch() {
-	echo
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	echo "!!! MISMATCH: $*"
-	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-	echo
-	FAILED=1
-}
 
 # ---------------------------------------------------------------------------
 # Peer tools: Debian packages, installed when root and missing.
