@@ -8,10 +8,11 @@
 #   make bench      benchmarks against the alternatives (minutes; not part of check)
 
 EXTENSION  = pypeline
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = pypeline
 OBJS = \
 	src/pypeline.o \
+	src/privilege.o \
 	src/options.o \
 	src/connection.o \
 	src/source.o \
@@ -19,12 +20,15 @@ OBJS = \
 	src/query.o \
 	src/stage.o \
 	src/catalog.o \
+	src/target.o \
 	src/dimension.o \
 	src/versions.o \
 	src/schema.o \
 	src/fact.o \
+	src/runlog.o \
 	src/etl.o \
 	src/progress.o \
+	src/task.o \
 	src/worker.o
 
 DATA = sql/pypeline--$(EXTVERSION).sql
@@ -34,24 +38,29 @@ MARIADB_CONFIG ?= mariadb_config
 # PostgreSQL's headers as system headers: -Wextra then judges pypeline's code,
 # not theirs (they have unused parameters in inline functions).
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) \
-	$(shell $(MARIADB_CONFIG) --cflags) -Wall -Wextra -Werror
+	$(shell $(MARIADB_CONFIG) --cflags) -Wall -Wextra $(WERROR_FLAGS)
 SHLIB_LINK = $(shell $(MARIADB_CONFIG) --libs)
 
 # make check SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer in
 # the extension (they link through CFLAGS); the objects remember the flags
-# they were built with (src/.sanitize-flags), so switching rebuilds them.
+# they were built with (src/.build-flags), so switching rebuilds them.
 ifdef SANITIZE
 SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 PG_CFLAGS += $(SANITIZE_FLAGS)
 endif
-EXTRA_CLEAN = src/.sanitize-flags tmp_install
+
+# make check builds with WERROR=1: any warning fails it.  A plain make (a
+# packager's, on a newer compiler) only warns.
+ifdef WERROR
+WERROR_FLAGS = -Werror
+endif
+EXTRA_CLEAN = src/.build-flags tmp_install
 
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
 # "check" target, which cannot start a MySQL server.
 TESTS = init options query types errors connections tls dimension_type1 dimension_type2 dimension_rules fact etl_run async security flashnotes
 
-# Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 
@@ -68,10 +77,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every source includes the one header; PGXS tracks no header dependencies
-$(OBJS): src/pypeline.h src/.sanitize-flags
+$(OBJS): src/pypeline.h src/.build-flags
 
-src/.sanitize-flags: FORCE
-	@echo '$(SANITIZE_FLAGS)' | cmp -s - $@ || echo '$(SANITIZE_FLAGS)' >$@
+src/.build-flags: FORCE
+	@echo '$(SANITIZE_FLAGS) $(WERROR_FLAGS)' | cmp -s - $@ || echo '$(SANITIZE_FLAGS) $(WERROR_FLAGS)' >$@
 .PHONY: FORCE
 else
 
@@ -82,13 +91,13 @@ deps:
 # system's pypeline.so: regress/servers.sh runs a private copy of PostgreSQL
 # with it, the ASan runtime preloaded.
 check: deps
-	$(MAKE) all
+	$(MAKE) all WERROR=1
 ifdef SANITIZE
 	rm -rf tmp_install
-	$(MAKE) install DESTDIR=$(CURDIR)/tmp_install
+	$(MAKE) install WERROR=1 DESTDIR=$(CURDIR)/tmp_install
 	@SANITIZE=1 PYPELINE_DESTDIR=$(CURDIR)/tmp_install bash regress/check.sh $(TESTS)
 else
-	$(MAKE) install
+	$(MAKE) install WERROR=1
 	@bash regress/check.sh $(TESTS)
 endif
 

@@ -95,9 +95,9 @@ CREATE ROLE regress_etl_b LOGIN;
 GRANT USAGE ON FOREIGN SERVER regress_mysql TO regress_etl_a;
 GRANT CREATE ON SCHEMA public TO regress_etl_a;
 CREATE USER MAPPING FOR regress_etl_a SERVER regress_mysql OPTIONS (username 'etl', password 'etl_secret');
+SET ROLE regress_etl_a;
 SELECT pypeline.define_dimension('a_own', 'regress_mysql', 'SELECT id, name FROM a_src', 'a_own_dim',
 	natural_key => '{id}', active => false);
-SET ROLE regress_etl_a;
 SELECT pypeline.process_etl_async('a_own', 'dimension') AS task \gset
 RESET ROLE;
 SELECT pypeline.wait(:task, '60 seconds');
@@ -113,6 +113,8 @@ DROP USER MAPPING FOR regress_etl_a SERVER regress_mysql;
 REVOKE USAGE ON FOREIGN SERVER regress_mysql FROM regress_etl_a;
 REVOKE CREATE ON SCHEMA public FROM regress_etl_a;
 DELETE FROM pypeline.task WHERE submitted_by = 'regress_etl_a';
+DELETE FROM pypeline.run_log WHERE owner = 'regress_etl_a'::regrole;
+SELECT pypeline.drop_etl('a_own', 'dimension');
 DROP ROLE regress_etl_a, regress_etl_b;
 
 -- schedules go through pg_cron, which is optional

@@ -1,8 +1,10 @@
--- Security: an ETL runs as its caller and reaches only what the caller may:
--- the foreign server through the caller's own user mapping, the target
--- through the caller's privileges.  Passwords never show in the catalog, the
--- run log or task rows; a source query can only read; no name in a
--- definition and no value from the source can inject SQL.
+-- Security: an ETL belongs to the role that defines it and runs with that
+-- role's rights and user mapping, whoever starts it; only that role (or one
+-- with its privileges) may run, change or drop it.  pypeline's own tables are
+-- written by pypeline alone.  Passwords never show in the catalog, the run
+-- log or task rows; a source query can only read; no name in a definition
+-- and no value from the source can inject SQL.  (roles.sql has the attacks
+-- of one role on another.)
 \set VERBOSITY terse
 \! bash regress/mysql-exec.sh -e "CREATE TABLE sec_items (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, updated_at DATETIME NOT NULL); INSERT INTO sec_items VALUES (1, 'one', '2020-01-01'), (2, 'two', '2020-01-01'), (3, 'three', '2020-01-01'); CREATE TABLE sec_sales (id INT PRIMARY KEY, item_id INT, amount INT NOT NULL); INSERT INTO sec_sales VALUES (10, 1, 5), (11, 2, 7), (12, 9, 1); CREATE TABLE sec_codes (code VARCHAR(40) PRIMARY KEY, amount INT NOT NULL); INSERT INTO sec_codes VALUES ('a', 1), ('b', 2), ('z'' OR 1=1 -- ', 3); CREATE USER sec_user@'%' IDENTIFIED BY 'G00d-SENTINEL-pw'; CREATE USER sec_user@localhost IDENTIFIED BY 'G00d-SENTINEL-pw'; GRANT SELECT ON pypeline_regress.* TO sec_user@'%'; GRANT SELECT ON pypeline_regress.* TO sec_user@localhost"
 
@@ -19,6 +21,7 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ': ' || SQLERRM
 		|| coalesce(' (' || substring(context from '(?:dimension|fact) ETL "[^\n]*\(table [^\n]*\)') || ')', '');
 END $$;
+GRANT EXECUTE ON FUNCTION sec_try(text) TO PUBLIC;
 -- the failed runs reach pypeline.run_log from a worker of their own: poll
 CREATE FUNCTION sec_wait_failures(etl text, n int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -32,21 +35,23 @@ BEGIN
 	RETURN found;
 END $$;
 
--- Every function of the extension runs as its caller: none is SECURITY
--- DEFINER or changes a setting (such as search_path) on entry.
+-- No function of the extension is SECURITY DEFINER or changes a setting on
+-- entry: the C functions that write pypeline's tables switch to the
+-- extension's owner for those statements only (privilege.c).
 SELECT count(*) > 0 AS has_functions,
        count(*) FILTER (WHERE p.prosecdef) AS security_definer,
        count(*) FILTER (WHERE p.proconfig IS NOT NULL) AS with_settings
 FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
 WHERE e.extname = 'pypeline' AND d.deptype = 'e';
-SELECT p.oid::regprocedure AS runs_as_owner
-FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
-WHERE e.extname = 'pypeline' AND d.deptype = 'e' AND p.prosecdef
-ORDER BY 1::text;
+-- and PUBLIC may only read pypeline's tables
+SELECT c.relname, array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS public_may
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     LATERAL aclexplode(c.relacl) a
+WHERE n.nspname = 'pypeline' AND c.relkind IN ('r', 'S', 'v') AND a.grantee = 0
+GROUP BY 1 ORDER BY 1;
 
--- The ETLs, defined by the extension's owner into a schema of their own.
+-- The extension owner's ETLs, into a schema of their own.
 CREATE SCHEMA sec_wh;
 SELECT pypeline.define_dimension('sec_item', 'regress_mysql',
 	'SELECT id, name FROM sec_items', 'sec_wh.item_dim', natural_key => '{id}');
@@ -54,99 +59,94 @@ SELECT pypeline.define_fact('sec_sale', 'regress_mysql',
 	'SELECT id, item_id, amount FROM sec_sales', 'sec_wh.sale_fact',
 	lookups => '{"sec_item": "item_id"}', measures => '{amount}', degenerate_columns => '{id}',
 	incremental_column => 'id');
+SELECT etl_type, etl_name, owner FROM pypeline.etls WHERE etl_name LIKE 'sec%' ORDER BY 1, 2;
 
--- A role that would run them: it needs USAGE on the server, then a user
--- mapping of its own, with a password; nothing is created on the way.
+-- Another role may not run them: a refresh skips them and says so.
 CREATE ROLE regress_sec_etl LOGIN;
 GRANT USAGE ON SCHEMA sec_wh TO regress_sec_etl;
 SET ROLE regress_sec_etl;
-SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_sale', 'fact', delete_existing_table => true)$$);
+SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
+SELECT * FROM pypeline.test_dimension_source();
+SELECT pypeline.process_etl_async('sec_item', 'dimension') AS task \gset
+RESET ROLE;
+SELECT pypeline.wait(:task, '60 seconds');
+SELECT state, error FROM pypeline.task WHERE id = :task;
+
+-- The role's own ETL needs USAGE on the server, a user mapping of its own
+-- with a password, and CREATE on the target's schema; nothing is created on
+-- the way.
+SET ROLE regress_sec_etl;
+SELECT pypeline.define_dimension('sec_own', 'regress_mysql',
+	'SELECT id, name FROM sec_items', 'sec_wh.own_dim', natural_key => '{id}');
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_own', 'dimension')$$);
 RESET ROLE;
 GRANT USAGE ON FOREIGN SERVER regress_mysql TO regress_sec_etl;
 SET ROLE regress_sec_etl;
-SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
-SELECT etl_name, server, status, message FROM pypeline.test_dimension_source() ORDER BY etl_name;
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_own', 'dimension')$$);
 RESET ROLE;
 CREATE USER MAPPING FOR regress_sec_etl SERVER regress_mysql OPTIONS (username 'etl');
 SET ROLE regress_sec_etl;
-SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_own', 'dimension')$$);
 RESET ROLE;
 ALTER USER MAPPING FOR regress_sec_etl SERVER regress_mysql OPTIONS (ADD password 'etl_secret');
 SET ROLE regress_sec_etl;
 SELECT etl_name, server, status, rows FROM pypeline.test_dimension_source() ORDER BY etl_name;
--- now it reaches the source, but may not create tables in schema sec_wh
-SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_own', 'dimension')$$);
 RESET ROLE;
-SELECT to_regclass('sec_wh.item_dim') IS NULL AS not_created;
-
--- The owner loads the tables; the role may read them, not write them.
-SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
-GRANT SELECT ON ALL TABLES IN SCHEMA sec_wh TO regress_sec_etl;
-\! bash regress/mysql-exec.sh -e "INSERT INTO sec_items VALUES (4, 'four', '2020-01-01'); UPDATE sec_items SET name = 'uno' WHERE id = 1; INSERT INTO sec_sales VALUES (13, 4, 9)"
-SET ROLE regress_sec_etl;
-SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
-SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_sale', 'fact')$$);
-SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_sale', 'fact', delete_existing_table => true)$$);
-SELECT sec_try($$SELECT * FROM pypeline.refresh_data_warehouse(true, true, false)$$);
-SELECT pypeline.process_etl_async('sec_item', 'dimension') AS task \gset
-SELECT pypeline.wait(:task, '60 seconds');
-SELECT state, error FROM pypeline.task WHERE id = :task;
-RESET ROLE;
--- nothing was loaded: the tables and the watermark are as the owner left them
-SELECT sec_item_key, id, name FROM sec_wh.item_dim ORDER BY sec_item_key;
-SELECT id, sec_item_key, amount FROM sec_wh.sale_fact ORDER BY id;
-SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name LIKE 'sec%' ORDER BY 1, 2;
-
--- Granted INSERT and UPDATE, the role loads the tables (quietly: it need not
--- own them); with CREATE on the schema, a table it creates is its own.
-GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA sec_wh TO regress_sec_etl;
-SET ROLE regress_sec_etl;
-SELECT * FROM pypeline.process_etl('sec_item', 'dimension');
-SELECT * FROM pypeline.process_etl('sec_sale', 'fact');
-RESET ROLE;
-SELECT sec_item_key, id, name FROM sec_wh.item_dim ORDER BY sec_item_key;
-SELECT id, sec_item_key, amount FROM sec_wh.sale_fact ORDER BY id;
+SELECT to_regclass('sec_wh.own_dim') IS NULL AS not_created;
 GRANT CREATE ON SCHEMA sec_wh TO regress_sec_etl;
-SELECT pypeline.define_dimension('sec_item_own', 'regress_mysql',
-	'SELECT id, name FROM sec_items', 'sec_wh.item_own_dim', natural_key => '{id}', active => false);
 SET ROLE regress_sec_etl;
-SELECT * FROM pypeline.process_etl('sec_item_own', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_own', 'dimension');
 RESET ROLE;
-SELECT tableowner FROM pg_tables WHERE schemaname = 'sec_wh' AND tablename = 'item_own_dim';
--- every run is logged as the role that ran it, failures too
-SELECT sec_wait_failures('sec_item', 7) AS item_failures, sec_wait_failures('sec_sale', 2) AS sale_failures;
-SELECT etl_name, status, message, run_by, count(*) FROM pypeline.run_log
-WHERE etl_name LIKE 'sec%' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 DESC, 3, 4;
 
--- A role with no rights on the ETLs cannot define or change them, nor move
--- their watermarks (rows would be skipped or loaded twice), nor write run-log
--- rows in another role's name.
+-- The superuser's refresh runs every ETL, each as its owner: the role's
+-- table stays the role's, the run log says who ran it and whose rights it had.
+SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'sec_wh' ORDER BY 1;
+\! bash regress/mysql-exec.sh -e "INSERT INTO sec_items VALUES (4, 'four', '2020-01-01'); UPDATE sec_items SET name = 'uno' WHERE id = 1; INSERT INTO sec_sales VALUES (13, 4, 9)"
+SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
+SELECT sec_item_key, id, name FROM sec_wh.item_dim ORDER BY sec_item_key;
+SELECT id, sec_item_key, amount FROM sec_wh.sale_fact ORDER BY id;
+SELECT sec_wait_failures('sec_own', 4) AS own_failures, sec_wait_failures('sec_item', 2) AS item_failures;
+SELECT etl_name, status, message, run_by, owner, count(*) FROM pypeline.run_log
+WHERE etl_name LIKE 'sec%' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2 DESC, 3, 4;
+
+-- The role sees the run log of its own ETLs only.
+SET ROLE regress_sec_etl;
+SELECT etl_name, status, count(*) FROM pypeline.run_log GROUP BY 1, 2 ORDER BY 1, 2;
+RESET ROLE;
+
+-- A role without the owner's rights cannot change, switch off or drop an
+-- ETL, nor write pypeline's tables: watermarks (rows would be skipped or
+-- loaded twice), run-log rows in another's name, tasks.
 CREATE ROLE regress_sec_intruder LOGIN;
 SET ROLE regress_sec_intruder;
-SELECT pypeline.define_dimension('sec_intruder', 'regress_mysql', 'SELECT 1 AS id', 'sec_intruder_dim',
-	natural_key => '{id}');
-UPDATE pypeline.dimension SET source_sql = 'SELECT 1 AS id' WHERE name = 'sec_item';
-SELECT pypeline.set_active('sec_item', 'dimension', false);
-DO $$
-BEGIN
-	UPDATE pypeline.watermark SET value = '999999' WHERE etl_name = 'sec_sale';
-EXCEPTION WHEN insufficient_privilege THEN NULL;
-END $$;
-DO $$
-BEGIN
-	DELETE FROM pypeline.watermark WHERE etl_name = 'sec_sale';
-EXCEPTION WHEN insufficient_privilege THEN NULL;
-END $$;
-DO $$
-BEGIN
-	INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, finished_at, status, message, run_by)
-	VALUES ('fact', 'sec_sale', 'sec_wh.sale_fact', now(), now(), 'success', 'forged', 'postgres');
-EXCEPTION WHEN insufficient_privilege OR check_violation THEN NULL;
-END $$;
+SELECT sec_try($$SELECT pypeline.define_dimension('sec_own', 'regress_mysql', 'SELECT 1 AS id', 'own_dim', natural_key => '{id}')$$);
+SELECT sec_try($$SELECT pypeline.set_active('sec_item', 'dimension', false)$$);
+SELECT sec_try($$SELECT pypeline.drop_etl('sec_own', 'dimension')$$);
+SELECT sec_try($$UPDATE pypeline.dimension SET source_sql = 'SELECT 1 AS id' WHERE name = 'sec_item'$$);
+SELECT sec_try($$UPDATE pypeline.watermark SET value = '999999' WHERE etl_name = 'sec_sale'$$);
+SELECT sec_try($$DELETE FROM pypeline.watermark WHERE etl_name = 'sec_sale'$$);
+SELECT sec_try($$INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, finished_at, status, message, run_by, owner)
+	VALUES ('fact', 'sec_sale', 'sec_wh.sale_fact', now(), now(), 'success', 'forged', 'postgres', 'postgres')$$);
+SELECT sec_try($$INSERT INTO pypeline.task (what, arguments, submitted_by) VALUES ('process_etl', '{}', 'regress_sec_intruder')$$);
+SELECT sec_try($$LOCK pypeline.watermark$$);
+SELECT sec_try($$LOCK pypeline.task IN ROW EXCLUSIVE MODE$$);
+SELECT count(*) AS run_log_rows_seen, (SELECT count(*) FROM pypeline.watermark) AS watermarks_seen FROM pypeline.run_log;
 RESET ROLE;
 SELECT etl_type, etl_name, value FROM pypeline.watermark WHERE etl_name LIKE 'sec%' ORDER BY 1, 2;
-SELECT count(*) AS forged FROM pypeline.run_log WHERE message = 'forged' AND run_by <> 'regress_sec_intruder';
 SELECT name, source_sql, active FROM pypeline.dimension WHERE name LIKE 'sec%' ORDER BY name;
+
+-- A role granted the owner's role has its rights: it may run and change the ETL.
+GRANT regress_sec_etl TO regress_sec_intruder;
+SET ROLE regress_sec_intruder;
+SELECT * FROM pypeline.process_etl('sec_own', 'dimension');
+SELECT pypeline.set_active('sec_own', 'dimension', false);
+RESET ROLE;
+SELECT name, owner, active FROM pypeline.dimension WHERE name = 'sec_own';
+REVOKE regress_sec_etl FROM regress_sec_intruder;
 
 -- Passwords: a working and a wrong one, through synchronous and asynchronous
 -- runs, successes and failures; neither shows anywhere.
@@ -203,13 +203,28 @@ SELECT pypeline.define_dimension('sec_write_second', 'regress_mysql', 'SELECT 1 
 	'sec_wh.write_dim', natural_key => '{id}');
 SELECT pypeline.define_dimension('sec_write_lock', 'regress_mysql', 'SELECT id FROM sec_items FOR UPDATE',
 	'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_comment', 'regress_mysql',
+	'SELECT 1 AS id /*!, (SELECT 1 FROM sec_items FOR UPDATE) AS x */', 'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_mcomment', 'regress_mysql',
+	'/*M! DELETE FROM sec_items; */ SELECT 1 AS id', 'sec_wh.write_dim', natural_key => '{id}');
+SELECT pypeline.define_dimension('sec_write_outfile', 'regress_mysql',
+	$q$SELECT id FROM sec_items INTO OUTFILE '/tmp/pypeline_sec_items'$q$, 'sec_wh.write_dim', natural_key => '{id}');
+-- a backslash escapes a quote only without NO_BACKSLASH_ESCAPES: both readings are checked
+SELECT pypeline.define_dimension('sec_write_escape', 'regress_mysql',
+	$q$SELECT 'a\' AS id; DELETE FROM sec_items; -- '$q$, 'sec_wh.write_dim', natural_key => '{id}');
 SELECT pypeline.define_fact('sec_write_fact', 'regress_mysql',
 	'UPDATE sec_sales SET amount = 0', 'sec_wh.write_fact', measures => '{amount}');
 SELECT * FROM pypeline.process_etl('sec_write_delete', 'dimension');
 SELECT * FROM pypeline.process_etl('sec_write_drop', 'dimension');
 SELECT * FROM pypeline.process_etl('sec_write_second', 'dimension');
 SELECT * FROM pypeline.process_etl('sec_write_lock', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_comment', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_mcomment', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_outfile', 'dimension');
+SELECT * FROM pypeline.process_etl('sec_write_escape', 'dimension');
 SELECT * FROM pypeline.process_etl('sec_write_fact', 'fact');
+-- the same marks inside a string are only text
+SELECT * FROM pypeline.query('regress_mysql', $q$SELECT 1 AS id, '/*! x */; INTO OUTFILE' AS text$q$) AS t(id int, text text);
 SELECT etl_name, status, regexp_replace(message, '(MySQL error [0-9]+).*', '\1') AS message
 FROM pypeline.test_dimension_source() WHERE etl_name LIKE 'sec_write%' ORDER BY etl_name;
 SELECT to_regclass('sec_wh.write_dim') IS NULL AND to_regclass('sec_wh.write_fact') IS NULL AS nothing_created;
@@ -272,6 +287,7 @@ DELETE FROM pypeline.fact WHERE name LIKE 'sec%';
 DELETE FROM pypeline.dimension WHERE name LIKE 'sec%';
 DELETE FROM pypeline.run_log WHERE etl_name LIKE 'sec%';
 DELETE FROM pypeline.task WHERE id IN (:task, :good_task, :bad_task);
+DELETE FROM pypeline.reject WHERE etl_name LIKE 'sec%';
 DROP SERVER sec_good, sec_bad CASCADE;
 DROP USER MAPPING FOR regress_sec_etl SERVER regress_mysql;
 REVOKE USAGE ON FOREIGN SERVER regress_mysql FROM regress_sec_etl;

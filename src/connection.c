@@ -29,8 +29,23 @@
 /* Connections still open, in TopMemoryContext; closed at transaction end. */
 static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
 
-/* Seconds the statement-killing helper connection may take, at most. */
-#define KILL_CONNECT_TIMEOUT 5
+/*
+ * Seconds the statement-killing helper connection may wait for the server,
+ * per step (connect, handshake, KILL): it runs on error and exit paths, so
+ * a stalled server must not hold a cancelled or terminated backend.
+ */
+#define KILL_TIMEOUT 2
+
+/*
+ * Authentication plugins pypeline's client may use.  Every one proves the
+ * mapping's password without sending it; those that send it as it is
+ * (mysql_clear_password, and dialog for PAM) only over a connection that
+ * must be TLS; one that ignores the password (GSSAPI: the server's OS
+ * identity) only for mappings that need no password (superusers).
+ */
+#define PASSWORD_PLUGINS "mysql_native_password,client_ed25519,caching_sha2_password,sha256_password"
+#define CLEARTEXT_PLUGINS "mysql_clear_password,dialog"
+#define PASSWORDLESS_PLUGINS "auth_gssapi_client"
 
 static char *
 copy_or_null(const char *s)
@@ -63,18 +78,36 @@ copy_options(const SourceOptions *src)
 	return dst;
 }
 
-/* The MySQL client options shared by data and kill connections. */
-static void
-set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int connect_timeout)
+static bool
+tls_required(const SourceOptions *opts)
 {
-	unsigned int read_timeout = opts->read_timeout;
+	return strcmp(opts->ssl_mode, "DISABLED") != 0 && strcmp(opts->ssl_mode, "PREFERRED") != 0;
+}
+
+/*
+ * The MySQL client options shared by data and kill connections; a kill
+ * connection waits at most "timeout" seconds for anything.
+ */
+static void
+set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int timeout_override)
+{
+	unsigned int connect_timeout = timeout_override ? timeout_override : (unsigned int) opts->connect_timeout;
+	unsigned int read_timeout = timeout_override ? timeout_override : (unsigned int) opts->read_timeout;
 	unsigned int off = 0;
+	unsigned int protocol = opts->socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
+	char	   *plugins = psprintf("%s%s%s", PASSWORD_PLUGINS,
+								   tls_required(opts) ? "," CLEARTEXT_PLUGINS : "",
+								   opts->password_required ? "" : "," PASSWORDLESS_PLUGINS);
 
 	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, opts->charset);
 	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &read_timeout);
 	mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &off);
+	/* "localhost" without a socket means TCP, never the default socket */
+	mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
+	mysql_options(mysql, MARIADB_OPT_RESTRICTED_AUTH, plugins);
+	pfree(plugins);
 	/* TIMESTAMP values arrive as UTC wall time; convert.c relies on it. */
 	mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 
@@ -276,7 +309,7 @@ pypeline_connect(SourceOptions *options)
 	dlist_push_head(&open_connections, &conn->node);
 
 	mysql_options(conn->mysql, MYSQL_OPT_NONBLOCK, 0);
-	set_client_options(conn->mysql, conn->options, conn->options->connect_timeout);
+	set_client_options(conn->mysql, conn->options, 0);
 
 	status = mysql_real_connect_start(&result, conn->mysql, connect_host(conn->options),
 									  conn->options->username, conn->options->password,
@@ -304,9 +337,7 @@ pypeline_connect(SourceOptions *options)
 				 errmsg("could not make the socket to MySQL server \"%s\" non-blocking: %m",
 						conn->options->server_name)));
 	/* the library falls back to plain text when the server offers no TLS */
-	if (strcmp(conn->options->ssl_mode, "DISABLED") != 0 &&
-		strcmp(conn->options->ssl_mode, "PREFERRED") != 0 &&
-		mysql_get_ssl_cipher(conn->mysql) == NULL)
+	if (tls_required(conn->options) && mysql_get_ssl_cipher(conn->mysql) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("MySQL server \"%s\" did not accept a TLS connection, which ssl_mode %s requires",
@@ -349,8 +380,9 @@ pypeline_execute(SourceConnection *conn, const char *sql)
 
 /*
  * Kills the statement a connection is running, over a fresh blocking
- * connection with a short timeout.  Called on cleanup paths, so it warns
- * instead of raising.
+ * connection whose every wait is bounded by KILL_TIMEOUT.  Called on
+ * cleanup paths (error, cancel, backend exit), so it warns instead of
+ * raising.
  */
 static void
 kill_running_statement(SourceConnection *conn)
@@ -360,7 +392,7 @@ kill_running_statement(SourceConnection *conn)
 
 	if (killer == NULL)
 		return;
-	set_client_options(killer, conn->options, Min(KILL_CONNECT_TIMEOUT, conn->options->connect_timeout));
+	set_client_options(killer, conn->options, Min(KILL_TIMEOUT, conn->options->connect_timeout));
 	if (mysql_real_connect(killer, connect_host(conn->options),
 						   conn->options->username, conn->options->password,
 						   NULL, conn->options->port, conn->options->socket, 0) == NULL)

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * convert.c
- *		MySQL column types to PostgreSQL types (DESIGN section 3), and MySQL
- *		text-protocol values to Datums.
+ *		MySQL column types to PostgreSQL types, and MySQL text-protocol
+ *		values to Datums.
  *
  * Each result column gets a ColumnConverter once, when the result arrives,
  * holding the FmgrInfo of the input function it needs, so converting a
@@ -92,7 +92,7 @@ is_mariadb_json(MYSQL_FIELD *field)
 	MARIADB_CONST_STRING attr;
 
 	return mariadb_field_attr(&attr, field, MARIADB_FIELD_ATTR_FORMAT_NAME) == 0 &&
-		attr.length == 4 && pg_strncasecmp(attr.str, "json", 4) == 0;
+		attr.str != NULL && attr.length == 4 && pg_strncasecmp(attr.str, "json", 4) == 0;
 }
 
 /*
@@ -133,8 +133,14 @@ numeric_typmod(int precision, int scale)
 	return ((precision << 16) | scale) + VARHDRSZ;
 }
 
+/* MySQL's BIT(n) holds 1 to 64 bits. */
+#define MYSQL_MAX_BIT_LENGTH 64
+
 /*
- * Chooses the PostgreSQL type of a MySQL result column (DESIGN section 3).
+ * Chooses the PostgreSQL type of a MySQL result column (doc/design.md,
+ * "MySQL to PostgreSQL types").  Column metadata comes from the server and
+ * is checked like any other input: a width no MySQL column can have is an
+ * error, never a size to allocate.
  */
 void
 convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field, const SourceOptions *options)
@@ -143,7 +149,7 @@ convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field, const SourceOptions
 	bool		is_binary = field->charsetnr == MYSQL_BINARY_CHARSET;
 
 	memset(cc, 0, sizeof(*cc));
-	cc->name = pstrdup(field->name);
+	cc->name = pstrdup(field->name ? field->name : "");
 	/* MariaDB flags TIMESTAMP and YEAR unsigned too; only numbers say so */
 	cc->mysql_type = psprintf("%s%s", mysql_base_type_name(field),
 							  is_unsigned && IS_NUM(field->type) &&
@@ -211,6 +217,12 @@ convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field, const SourceOptions
 			map_to(cc, CONVERT_INPUT_FUNCTION, INT2OID, -1);
 			break;
 		case MYSQL_TYPE_BIT:
+			if (field->length < 1 || field->length > MYSQL_MAX_BIT_LENGTH)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("MySQL server \"%s\" declares column \"%s\" as BIT(%lu)",
+								options->server_name, cc->name, field->length),
+						 errdetail("A MySQL BIT column holds 1 to %d bits.", MYSQL_MAX_BIT_LENGTH)));
 			cc->bit_length = field->length;
 			cc->mysql_type = psprintf("bit(%lu)", field->length);
 			if (field->length == 1)

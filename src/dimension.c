@@ -69,29 +69,34 @@ list_difference_strings(List *all, List *remove)
 /*
  * Refuses to rebuild a dimension whose surrogate keys are referenced by
  * fact rows that will not be rebuilt in the same transaction: new keys
- * would leave those rows pointing at the wrong members.
+ * would leave those rows pointing at the wrong members.  (The before_drop
+ * of target_prepare; arg points to facts_rebuilt_too.)  Each fact table is
+ * read with its own owner's rights.
  */
 static void
-check_dependent_facts(EtlDefinition *def, bool facts_rebuilt_too)
+refuse_orphaning_facts(EtlDefinition *def, void *arg)
 {
+	bool		facts_rebuilt_too = *(bool *) arg;
 	ListCell   *lc;
 
 	foreach(lc, catalog_facts_using(def->name))
 	{
-		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc));
+		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc), false);
+		RoleSwitch	as_fact_owner;
+		bool		has_rows;
 
 		if (facts_rebuilt_too && fact->active)
 			continue;
-		if (!etl_table_exists(fact->target_quoted))
-			continue;
-		if (etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x",
-							   fact->target_quoted)) == 0)
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot rebuild dimension \"%s\": fact \"%s\" (table %s) holds rows that reference its surrogate keys",
-						def->name, fact->name, fact->target),
-				 errhint("Rebuild the facts in the same call: pypeline.refresh_data_warehouse(run_dimensions => true, run_facts => true, delete_existing_tables => true); or load the dimension incrementally.")));
+		privilege_become(&as_fact_owner, fact->owner, false);
+		has_rows = etl_table_exists(fact->target_quoted) &&
+			etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x", fact->target_quoted)) > 0;
+		privilege_restore(&as_fact_owner);
+		if (has_rows)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot rebuild dimension \"%s\": fact \"%s\" (table %s) holds rows that reference its surrogate keys",
+							def->name, fact->name, fact->target),
+					 errhint("Rebuild the facts in the same call: pypeline.refresh_data_warehouse(run_dimensions => true, run_facts => true, delete_existing_tables => true); or load the dimension incrementally.")));
 	}
 }
 
@@ -252,34 +257,20 @@ create_key_indexes(EtlDefinition *def)
 				 SPI_OK_UTILITY);
 }
 
-/* The key indexes come later: building them after the first load is faster. */
-static void
-create_target(EtlDefinition *def, const char *ddl)
-{
-	etl_log("Creating table %s.", def->target);
-	etl_exec(ddl, SPI_OK_UTILITY);
-	insert_unknown_member(def);
-	etl_log("Table %s created.", def->target);
-}
-
 /*
- * Drops the target on a rebuild and creates it when absent.  Returns true
- * when the target is new (empty but for the unknown member, no key indexes).
+ * Drops the target on a rebuild and creates it, with its unknown member,
+ * when absent.  Returns true when the target is new (empty but for the
+ * unknown member, no key indexes: building them after the first load is
+ * faster).
  */
 static bool
 prepare_target(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too, const char *derived)
 {
-	bool		exists = etl_table_exists(def->target_quoted);
+	bool		created = target_prepare(def, rebuild, derived, refuse_orphaning_facts, &facts_rebuilt_too);
 
-	if (exists && rebuild)
-	{
-		check_dependent_facts(def, facts_rebuilt_too);
-		etl_drop_table(def->target_quoted);
-		exists = false;
-	}
-	if (!exists)
-		create_target(def, def->target_ddl ? def->target_ddl : derived);
-	return !exists;
+	if (created)
+		insert_unknown_member(def);
+	return created;
 }
 
 /*
@@ -291,13 +282,17 @@ reject_rows(EtlDefinition *def, const char *stage, const char *condition, const 
 {
 	uint64		rejected;
 
-	rejected = etl_exec(psprintf("INSERT INTO pypeline.reject (etl_type, etl_name, run_started_at, "
-								 "  natural_key, reason, source_row) "
-								 "SELECT 'dimension', %s, now(), ROW(%s)::text, %s, to_jsonb(s) "
-								 "FROM pg_temp.%s s WHERE %s",
-								 quote_literal_cstr(def->name), etl_column_list(def->natural_key, "s"),
-								 quote_literal_cstr(reason), stage, condition),
-						SPI_OK_INSERT);
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		args[3] = {CStringGetTextDatum(def->name), CStringGetTextDatum(reason),
+	ObjectIdGetDatum(def->owner)};
+
+	/* the staging table holds only built-in types: nothing of a role runs here */
+	rejected = privilege_internal_exec(psprintf("INSERT INTO pypeline.reject (etl_type, etl_name, run_started_at, "
+												"  natural_key, reason, source_row, owner) "
+												"SELECT 'dimension', $1, now(), ROW(%s)::text, $2, to_jsonb(s), $3::regrole "
+												"FROM pg_temp.%s s WHERE %s",
+												etl_column_list(def->natural_key, "s"), stage, condition),
+									   3, argtypes, args, NULL, SPI_OK_INSERT);
 	etl_exec(psprintf("DELETE FROM pg_temp.%s s WHERE %s", stage, condition), SPI_OK_DELETE);
 	return rejected;
 }
@@ -447,18 +442,7 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 
 	/* the merges of source dimensions do not apply; the key is the date */
 	def->target_ddl = NULL;
-	if (etl_table_exists(def->target_quoted) && rebuild)
-	{
-		check_dependent_facts(def, facts_rebuilt_too);
-		etl_drop_table(def->target_quoted);
-	}
-	if (!etl_table_exists(def->target_quoted))
-	{
-		etl_log("Creating table %s.", def->target);
-		etl_exec(ddl, SPI_OK_UTILITY);
-		insert_unknown_member(def);
-		etl_log("Table %s created.", def->target);
-	}
+	prepare_target(def, rebuild, facts_rebuilt_too, ddl);
 	etl_log("Loading data");
 	counts.read = etl_count(psprintf("SELECT %s::date - %s::date + 1",
 									 quote_literal_cstr(def->last_date), quote_literal_cstr(def->first_date)));
@@ -586,7 +570,7 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 
 	/* rejected rows, hand-made targets and watermarks need the staging table */
 	if (def->reject_bad_keys || def->target_ddl || def->incremental_column ||
-		(!rebuild && etl_table_exists(def->target_quoted)))
+		(!rebuild && OidIsValid(target_open(def))))
 		return DIRECT_UNSUITED;
 
 	BeginInternalSubTransaction(NULL);
@@ -647,7 +631,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	bool		staged = next_load_staged;
 	LoadCounts	counts = {0};
 	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
-		etl_table_exists(def->target_quoted);
+		OidIsValid(target_open(def));
 	SourceCursor *cursor;
 	char	   *stage;
 	List	   *attributes;
@@ -657,11 +641,12 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	ListCell   *lc;
 
 	next_load_staged = false;
-	if (def->generator)
+	if (def->is_calendar)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 
 	etl_log("Executing source query for dimension %s", def->target);
 	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
+	source_require_column_names(cursor);
 	foreach(lc, def->natural_key)
 		etl_require_source_column(def, cursor, lfirst(lc), "natural key");
 	foreach(lc, list_concat_copy(def->type1_columns, def->current_only_columns))
@@ -731,7 +716,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 		create_key_indexes(def);
 
 	/* only a full source tells which members are gone */
-	if (strcmp(def->deletes, "ignore") != 0 && !incremental)
+	if (def->deletes != DELETES_IGNORE && !incremental)
 		counts.deleted = versions_close_deleted(def, stage, etl_list_has_string(target_columns, DELETED));
 	if (def->incremental_column)
 		etl_advance_watermark(def, stage);

@@ -395,60 +395,19 @@ etl_error_context(void *arg)
 }
 
 /*
- * Serialises runs of one ETL: the second waits for the first to commit,
- * and says so.
+ * An ETL runs with its owner's rights; the role that starts it must have
+ * them (be the owner, a member of it, or a superuser).
  */
 static void
-lock_etl(EtlKind kind, const char *name)
+require_may_run(EtlDefinition *def)
 {
-	char	   *key = quote_literal_cstr(psprintf("%s:%s", etl_kind_name(kind), name));
-
-	if (etl_count(psprintf("SELECT count(*) FROM pg_catalog.pg_try_advisory_xact_lock("
-						   "pg_catalog.hashtext('pypeline'), pg_catalog.hashtext(%s)) l WHERE l", key)) == 0)
-	{
-		ereport(NOTICE,
-				(errmsg("waiting for another run of %s \"%s\" to finish", etl_kind_name(kind), name)));
-		etl_exec(psprintf("SELECT pg_catalog.pg_advisory_xact_lock("
-						  "pg_catalog.hashtext('pypeline'), pg_catalog.hashtext(%s))", key),
-				 SPI_OK_SELECT);
-		/* a transaction snapshot cannot see what that run committed */
-		if (IsolationUsesXactSnapshot())
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access: another run of %s \"%s\" committed meanwhile",
-							etl_kind_name(kind), name),
-					 errhint("Retry the transaction.")));
-	}
-}
-
-static void
-record_run(EtlDefinition *def, TimestampTz started, TimestampTz finished, LoadCounts *counts)
-{
-	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[12];
-	char		nulls[12];
-
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = CStringGetTextDatum(etl_kind_name(def->kind));
-	args[1] = CStringGetTextDatum(def->name);
-	args[2] = CStringGetTextDatum(def->target);
-	args[3] = TimestampTzGetDatum(started);
-	args[4] = TimestampTzGetDatum(finished);
-	args[5] = Int64GetDatum((int64) counts->read);
-	args[6] = Int64GetDatum((int64) counts->inserted);
-	args[7] = Int64GetDatum((int64) counts->updated);
-	args[8] = Int64GetDatum((int64) counts->unchanged);
-	args[9] = Int64GetDatum((int64) counts->rejected);
-	args[10] = Int64GetDatum((int64) counts->deleted);
-	args[11] = counts->message ? CStringGetTextDatum(counts->message) : (Datum) 0;
-	if (counts->message == NULL)
-		nulls[11] = 'n';
-	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
-						  "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, "
-						  "rows_rejected, rows_deleted, message, status) "
-						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'success')",
-						  12, argtypes, args, nulls, false, 0);
+	if (!privilege_may_act_for(def->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run %s \"%s\"", etl_kind_name(def->kind), def->name),
+				 errdetail("It belongs to role %s, and an ETL runs with its owner's rights.",
+						   privilege_role_name(def->owner)),
+				 errhint("Run it as role %s, or be granted that role.", privilege_role_name(def->owner))));
 }
 
 /*
@@ -465,27 +424,29 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 													  "pypeline ETL run",
 													  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(run_context);
-	EtlDefinition *def;
+	Oid			runner = GetUserId();
+	char	   *runner_name = privilege_role_name(runner);
+	EtlDefinition *volatile def = NULL;
 	LoadCounts	counts;
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz finished;
-	int			guc_level;
+	RoleSwitch	as_owner;
 
 	error_context_stack = &callback;
-	/*
-	 * The merges are plain joins that JIT compilation only slows down; the
-	 * setting goes back to the caller's when the ETL ends.
-	 */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
-		/* lock first: the definition and watermark read next must be those
-		 * the previous run committed */
-		lock_etl(kind, name);
-		def = catalog_get_etl(kind, name);
+		/* the definition and watermark are those the previous run committed */
+		def = catalog_get_etl(kind, name, true);
 		ctx.target = def->target;
+		require_may_run(def);
+		privilege_become(&as_owner, def->owner, false);
+
+		/*
+		 * The merges are plain joins that JIT compilation only slows down;
+		 * the setting goes back with the owner's identity.
+		 */
+		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		progress_begin(kind, name, def->target);
 
 		if (kind == ETL_DIMENSION)
@@ -494,8 +455,9 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 			counts = fact_load(def, rebuild);
 
 		progress_end();
+		privilege_restore(&as_owner);
 		finished = GetCurrentTimestamp();
-		record_run(def, started, finished, &counts);
+		runlog_record_success(def, runner, started, finished, &counts);
 		etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
 				(unsigned long long) counts.read, def->target, format_elapsed(started, finished));
 	}
@@ -506,13 +468,12 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 		progress_end();
 		MemoryContextSwitchTo(run_context);
 		edata = CopyErrorData();
-		pypeline_record_failed_run(etl_kind_name(kind), name, ctx.target, started,
-								   edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
-								   : edata->message);
+		runlog_record_failure(kind, name, ctx.target, def ? def->owner : runner, runner_name, started,
+							  edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
+							  : edata->message);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, guc_level);
 	error_context_stack = callback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(run_context);
@@ -551,6 +512,18 @@ pypeline_process_etl(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(result_tuple(BlessTupleDesc(tupdesc), kind, name, counts.read)));
 }
 
+/* Active ETLs of other roles are not run, and not silently. */
+static void
+report_skipped(EtlKind kind, int skipped)
+{
+	if (skipped > 0)
+		ereport(NOTICE,
+				(errmsg_plural("skipping %d active %s of another role",
+							   "skipping %d active %ss of other roles", skipped,
+							   skipped, etl_kind_name(kind)),
+				 errdetail("An ETL runs with its owner's rights: only roles with those rights may run it.")));
+}
+
 /*
  * pypeline.refresh_data_warehouse(run_dimensions, run_facts, delete_existing_tables)
  *
@@ -571,10 +544,14 @@ pypeline_refresh_data_warehouse(PG_FUNCTION_ARGS)
 	for (int pass = 0; pass < 2; pass++)
 	{
 		EtlKind		kind = pass == 0 ? ETL_DIMENSION : ETL_FACT;
+		List	   *names;
+		int			skipped;
 
 		if ((kind == ETL_DIMENSION && !run_dimensions) || (kind == ETL_FACT && !run_facts))
 			continue;
-		foreach(lc, catalog_active_etls(kind))
+		names = catalog_active_etls(kind, &skipped);
+		report_skipped(kind, skipped);
+		foreach(lc, names)
 		{
 			const char *name = lfirst(lc);
 			LoadCounts	counts = run_etl(kind, name, rebuild, run_facts);
@@ -642,19 +619,22 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 	MemoryContext callcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	List	   *names;
+	int			skipped;
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	names = catalog_active_etls(ETL_DIMENSION);
+	names = catalog_active_etls(ETL_DIMENSION, &skipped);
+	report_skipped(ETL_DIMENSION, skipped);
 	foreach(lc, names)
 	{
-		EtlDefinition *def = catalog_get_etl(ETL_DIMENSION, lfirst(lc));
+		EtlDefinition *def = catalog_get_etl(ETL_DIMENSION, lfirst(lc), false);
 		MemoryContext spicxt = CurrentMemoryContext;
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
+		RoleSwitch	as_owner;
 
-		if (def->generator)
+		if (def->is_calendar)
 			continue;
 		values[0] = CStringGetTextDatum(def->name);
 		values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->server));
@@ -663,9 +643,12 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(spicxt);
 		PG_TRY();
 		{
-			uint64		rows = read_dimension_source(def->name, def->server, def->source_sql,
-													 def->natural_key);
+			uint64		rows;
 
+			/* its owner's user mapping, as when it runs */
+			privilege_become(&as_owner, def->owner, false);
+			rows = read_dimension_source(def->name, def->server, def->source_sql, def->natural_key);
+			privilege_restore(&as_owner);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(spicxt);
 			CurrentResourceOwner = owner;

@@ -15,17 +15,89 @@
  */
 #include "pypeline.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 typedef struct ResolvedLookup
 {
 	FactLookup *lookup;
 	EtlDefinition *dimension;
 	char	   *alias;			/* d1, d2, ... in the load statement */
+	Oid			relid;			/* the dimension's table */
 	char	   *key_type;		/* type of the dimension's surrogate key */
 	List	   *natural_key_types;	/* types of its natural key columns */
 } ResolvedLookup;
+
+/* Whether a column's type is one of PostgreSQL's own (pg_catalog). */
+static bool
+has_builtin_type(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	HeapTuple	tuple;
+	bool		builtin = false;
+
+	if (attnum == InvalidAttrNumber)
+		return true;			/* missing: the load statement says so */
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(get_atttype(relid, attnum)));
+	if (HeapTupleIsValid(tuple))
+	{
+		builtin = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace == PG_CATALOG_NAMESPACE;
+		ReleaseSysCache(tuple);
+	}
+	return builtin;
+}
+
+/*
+ * A fact reads its dimensions with its owner's rights.  A dimension table
+ * of another role must not run that role's code on the way: the columns
+ * the fact compares and copies must have built-in types (a domain's check
+ * or a type's operators are functions of their owner), and the table must
+ * have no row security (its policies would run as the fact's owner).
+ */
+static void
+check_other_roles_dimension(EtlDefinition *def, ResolvedLookup *r)
+{
+	EtlDefinition *dim = r->dimension;
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(r->relid));
+	Oid			relowner;
+	bool		row_security;
+	List	   *columns = lappend(list_copy(dim->natural_key), dim->surrogate_key);
+	ListCell   *lc;
+
+	if (!HeapTupleIsValid(tuple))
+		return;
+	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	row_security = ((Form_pg_class) GETSTRUCT(tuple))->relrowsecurity;
+	ReleaseSysCache(tuple);
+	if (relowner == def->owner)
+		return;
+	if (row_security)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("fact \"%s\" cannot look up dimension \"%s\": its table %s has row security and belongs to role %s",
+						def->name, dim->name, dim->target, privilege_role_name(relowner)),
+				 errdetail("Its policies would run with the rights of the fact's owner, role %s.",
+						   privilege_role_name(def->owner))));
+	if (dim->scd_type == 2)
+		columns = list_concat(columns, list_make3("valid_from", "valid_to", "is_current"));
+	foreach(lc, columns)
+		if (!has_builtin_type(r->relid, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("fact \"%s\" cannot look up dimension \"%s\": column \"%s\" of table %s has a type that is not built in",
+							def->name, dim->name, (char *) lfirst(lc), dim->target),
+					 errdetail("The table belongs to role %s; the functions of a type or domain of its own would run with the rights of the fact's owner, role %s.",
+							   privilege_role_name(relowner), privilege_role_name(def->owner)),
+					 errhint("Give the dimension's key columns built-in types, or have one role own the fact and the dimension.")));
+}
 
 static ResolvedLookup *
 resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
@@ -34,7 +106,7 @@ resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
 	ListCell   *lc;
 
 	r->lookup = lookup;
-	r->dimension = catalog_get_etl(ETL_DIMENSION, lookup->dimension);
+	r->dimension = catalog_get_etl(ETL_DIMENSION, lookup->dimension, false);
 	r->alias = psprintf("d%d", n);
 	if (list_length(lookup->columns) != list_length(r->dimension->natural_key))
 		ereport(ERROR,
@@ -43,13 +115,16 @@ resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
 						def->name, lookup->dimension, list_length(lookup->columns),
 						list_length(r->dimension->natural_key)),
 				 errhint("Give the lookup an array of source columns in natural key order.")));
-	if (!etl_table_exists(r->dimension->target_quoted))
+	r->relid = RangeVarGetRelid(makeRangeVar(r->dimension->target_schema, r->dimension->target_table, -1),
+								AccessShareLock, true);
+	if (!OidIsValid(r->relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("fact \"%s\" needs dimension \"%s\", whose table %s does not exist",
 						def->name, lookup->dimension, r->dimension->target),
 				 errhint("Run the dimension first: SELECT * FROM pypeline.process_etl('%s', 'dimension').",
 						 lookup->dimension)));
+	check_other_roles_dimension(def, r);
 	r->key_type = etl_column_type(r->dimension->target_quoted, r->dimension->surrogate_key);
 	foreach(lc, r->dimension->natural_key)
 		r->natural_key_types = lappend(r->natural_key_types,
@@ -117,13 +192,17 @@ refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
  * dimension's next load completes it in place.
  */
 static void
-add_inferred_members(ResolvedLookup *r, const char *stage)
+add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 {
 	StringInfoData names;
 	StringInfoData values;
 	List	   *exprs = NIL;
 	ListCell   *col;
 
+	/* written with the fact owner's rights: the table must be that role's */
+	target_check_owner(r->relid, def->owner,
+					   psprintf("dimension \"%s\", given inferred members by fact \"%s\"",
+								r->dimension->name, def->name));
 	foreach(col, r->lookup->columns)
 		exprs = lappend(exprs, psprintf("s.%s", quote_identifier(lfirst(col))));
 	initStringInfo(&names);
@@ -229,8 +308,8 @@ LoadCounts
 fact_load(EtlDefinition *def, bool rebuild)
 {
 	LoadCounts	counts = {0};
-	bool		exists = etl_table_exists(def->target_quoted);
-	bool		incremental = def->incremental_column && def->watermark && exists && !rebuild;
+	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
+		OidIsValid(target_open(def));
 	SourceCursor *cursor;
 	char	   *stage;
 	List	   *resolved = NIL;
@@ -239,6 +318,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 
 	etl_log("Executing source query for fact %s", def->target);
 	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
+	source_require_column_names(cursor);
 	foreach(lc, def->lookups)
 	{
 		ListCell   *col;
@@ -268,18 +348,8 @@ fact_load(EtlDefinition *def, bool rebuild)
 		needed = lappend(needed, r->dimension->surrogate_key);
 	}
 
-	if (exists && rebuild)
-	{
-		etl_drop_table(def->target_quoted);
-		exists = false;
-	}
-	if (!exists)
-	{
-		etl_log("Creating table %s.", def->target);
-		etl_exec(def->target_ddl ? def->target_ddl : derived_ddl(def, cursor, resolved), SPI_OK_UTILITY);
-		etl_log("Table %s created.", def->target);
+	if (target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL))
 		catalog_forget_watermark(def);
-	}
 	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
 	etl_require_target_columns(def, needed);
 
@@ -288,10 +358,10 @@ fact_load(EtlDefinition *def, bool rebuild)
 		ResolvedLookup *r = lfirst(lc);
 
 		/* a calendar has no source to complete an inferred day from */
-		if (strcmp(def->unmatched, "error") == 0)
+		if (def->unmatched == UNMATCHED_ERROR)
 			refuse_unmatched(def, r, stage);
-		else if (strcmp(def->unmatched, "inferred") == 0 && r->dimension->generator == NULL)
-			add_inferred_members(r, stage);
+		else if (def->unmatched == UNMATCHED_INFERRED && !r->dimension->is_calendar)
+			add_inferred_members(def, r, stage);
 	}
 
 	counts.inserted = insert_facts(def, cursor, resolved, stage);

@@ -6,7 +6,11 @@
  *
  * Secrets (username, password) are accepted only on user mappings, so that
  * they are visible only to the mapped role and superusers, as with
- * postgres_fdw.
+ * postgres_fdw.  Likewise, a non-superuser's connection must authenticate
+ * with the mapping's password: it may not use a unix socket, over which
+ * MariaDB's unix_socket plugin would take it for the PostgreSQL server's OS
+ * user whatever the password, unless a superuser set password_required
+ * 'false' on the mapping.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +50,7 @@ static const ValidOption valid_options[] = {
 	{"strip_nul", ForeignServerRelationId},
 	{"username", UserMappingRelationId},
 	{"password", UserMappingRelationId},
+	{"password_required", UserMappingRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -205,6 +210,8 @@ apply_option(SourceOptions *opts, DefElem *def)
 		opts->username = defGetString(def);
 	else if (strcmp(name, "password") == 0)
 		opts->password = defGetString(def);
+	else if (strcmp(name, "password_required") == 0)
+		opts->password_required = bool_option(def);
 }
 
 static void
@@ -221,6 +228,7 @@ set_defaults(SourceOptions *opts)
 	opts->tinyint1_as_boolean = true;
 	opts->zero_dates = ZERO_DATES_NULL;
 	opts->strip_nul = false;
+	opts->password_required = true;
 }
 
 PG_FUNCTION_INFO_V1(pypeline_mysql_validator);
@@ -256,6 +264,11 @@ pypeline_mysql_validator(PG_FUNCTION_ARGS)
 					 errdetail("Credentials belong in CREATE USER MAPPING, where only the mapped role can read them.") : 0));
 		}
 		apply_option(&scratch, def);
+		if (strcmp(def->defname, "password_required") == 0 && !scratch.password_required && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("password_required 'false' is superuser-only"),
+					 errhint("User mappings with password_required set to false may only be created or modified by a superuser.")));
 	}
 	PG_RETURN_VOID();
 }
@@ -302,12 +315,20 @@ pypeline_get_source_options(const char *server_name)
 				 errmsg("user mapping for server \"%s\" has no username", server_name),
 				 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD username '...').",
 						 quote_identifier(server_name))));
-	if (!superuser() && (opts->password == NULL || opts->password[0] == '\0'))
+	/* superusers, and mappings a superuser exempted, may use any authentication */
+	opts->password_required = opts->password_required && !superuser();
+	if (opts->password_required && (opts->password == NULL || opts->password[0] == '\0'))
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("password is required for server \"%s\"", server_name),
 				 errdetail("Non-superusers must give a password in the user mapping."),
 				 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD password '...').",
 						 quote_identifier(server_name))));
+	if (opts->password_required && opts->socket)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("non-superusers cannot connect to MySQL server \"%s\" over its unix socket", server_name),
+				 errdetail("Over the socket, MariaDB's unix_socket authentication would take the connection for the PostgreSQL server's operating-system user, whatever the password."),
+				 errhint("Give the server a host and port, or have a superuser set password_required 'false' on the user mapping.")));
 	return opts;
 }

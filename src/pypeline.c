@@ -33,14 +33,22 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pypeline.max_parallel_etls",
-							"Most ETLs an asynchronous refresh runs at once, each in a background worker.",
-							"Bounded in practice by max_worker_processes.",
+							"Most background workers one role runs at once: parallel ETLs of a refresh, and tasks.",
+							"Fewer for a role whose CONNECTION LIMIT is lower; bounded in practice by max_worker_processes.",
 							&pypeline_max_parallel_etls,
 							4, 1, 64,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pypeline.max_queued_tasks",
+							"Most tasks one role may have waiting to start.",
+							NULL,
+							&pypeline_max_queued_tasks,
+							100, 1, 100000,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pypeline");
 	pypeline_register_xact_callbacks();
-	pypeline_register_worker_callbacks();
+	worker_register_callbacks();
 }

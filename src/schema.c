@@ -100,7 +100,7 @@ applied(StringInfo log, const char *fmt, const char *a, const char *b, const cha
 char *
 schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 {
-	bool		fail = strcmp(def->schema_changes, "fail") == 0;
+	bool		fail = def->schema_changes == SCHEMA_CHANGES_FAIL;
 	bool		derived = def->target_ddl == NULL;
 	StringInfoData log;
 	List	   *target_names = NIL;
@@ -139,10 +139,10 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 						 errhint("Add it with ALTER TABLE, rebuild the table, or define the dimension with schema_changes => 'add_type1' or 'add_type2'.")));
 			etl_exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s", def->target_quoted,
 							  quote_identifier(column), source_type), SPI_OK_UTILITY);
-			if (strcmp(def->schema_changes, "add_type1") == 0 && def->scd_type == 2)
+			if (def->schema_changes == SCHEMA_CHANGES_ADD_TYPE1 && def->scd_type == 2)
 				def->type1_columns = lappend(def->type1_columns, column);
 			applied(&log, "added column %s (%s) as %s", column, source_type,
-					strcmp(def->schema_changes, "add_type1") == 0 ? "type 1" : "type 2");
+					def->schema_changes == SCHEMA_CHANGES_ADD_TYPE1 ? "type 1" : "type 2");
 		}
 		else if (derived && !widens(source_type, list_nth(target_types, i)))
 		{

@@ -28,7 +28,7 @@ skip_space_and_comments(const char *p)
 	{
 		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
 			p++;
-		if (p[0] == '/' && p[1] == '*' && p[2] != '!')
+		if (p[0] == '/' && p[1] == '*')
 		{
 			const char *end = strstr(p + 2, "*/");
 
@@ -46,15 +46,122 @@ skip_space_and_comments(const char *p)
 	}
 }
 
+static bool
+is_word_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_' || c == '$' || (c & 0x80);
+}
+
 /*
- * Refuses anything but a query.  The MySQL transaction is read-only as
- * well; this check also stops statements that commit implicitly (DDL).
+ * Scans MySQL text for what no read-only query needs and what could write:
+ * a second statement, an executable comment (MySQL and MariaDB run the
+ * text of "/ *! ... * /" and "/ *M! ... * /" comments), INTO OUTFILE or
+ * INTO DUMPFILE.  Whether a backslash escapes a quote in a string depends
+ * on the server's sql_mode (NO_BACKSLASH_ESCAPES; ANSI_QUOTES makes "..." a
+ * name, quoted alike), so the caller scans both ways.  Returns what was
+ * found, or NULL.
+ */
+static const char *
+scan_for_writes(const char *sql, bool backslash_escapes)
+{
+	const char *p = sql;
+	bool		statement_ended = false;
+	bool		after_into = false;
+
+	while (*p)
+	{
+		if (*p == '\'' || *p == '"' || *p == '`')
+		{
+			char		quote = *p++;
+
+			if (statement_ended)
+				return "a second statement";
+			while (*p)
+			{
+				if (backslash_escapes && quote != '`' && *p == '\\' && p[1])
+					p += 2;
+				else if (*p == quote && p[1] == quote)
+					p += 2;
+				else if (*p == quote)
+					break;
+				else
+					p++;
+			}
+			if (*p)
+				p++;
+			after_into = false;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			const char *end;
+
+			if (p[2] == '!' || (p[2] == 'M' && p[3] == '!'))
+				return "an executable comment (/*! ... */)";
+			end = strstr(p + 2, "*/");
+			if (end == NULL)
+				return "a comment that does not end";
+			p = end + 2;
+		}
+		else if ((p[0] == '-' && p[1] == '-' && (p[2] == '\0' || isspace((unsigned char) p[2]))) ||
+				 p[0] == '#')
+		{
+			while (*p && *p != '\n')
+				p++;
+		}
+		else if (*p == ';')
+		{
+			statement_ended = true;
+			p++;
+		}
+		else if (isspace((unsigned char) *p))
+			p++;
+		else if (statement_ended)
+			return "a second statement";
+		else if (is_word_char(*p))
+		{
+			const char *word = p;
+			size_t		len;
+
+			while (is_word_char(*p))
+				p++;
+			len = p - word;
+			if (after_into && ((len == 7 && pg_strncasecmp(word, "outfile", 7) == 0) ||
+							   (len == 8 && pg_strncasecmp(word, "dumpfile", 8) == 0)))
+				return "INTO OUTFILE or INTO DUMPFILE";
+			after_into = len == 4 && pg_strncasecmp(word, "into", 4) == 0;
+		}
+		else
+		{
+			after_into = false;
+			p++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Refuses anything but a single query.  The MySQL transaction is read-only
+ * as well, and the client sends one statement at a time; this check also
+ * stops statements that commit implicitly (DDL) and the ways MySQL has of
+ * writing from inside a SELECT.  The MySQL account's grants stay the real
+ * boundary (doc/security.md).
  */
 void
 source_check_read_only(const char *sql, const char *server_name)
 {
-	const char *p = skip_space_and_comments(sql);
+	const char *p;
+	const char *found = scan_for_writes(sql, true);
 
+	if (found == NULL)
+		found = scan_for_writes(sql, false);
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("only read-only queries can be sent to MySQL server \"%s\"", server_name),
+				 errdetail("The query contains %s.", found),
+				 errhint("Send one SELECT without executable comments, file output or a second statement.")));
+
+	p = skip_space_and_comments(sql);
 	for (int i = 0; read_only_keywords[i]; i++)
 	{
 		size_t		len = strlen(read_only_keywords[i]);
@@ -274,4 +381,33 @@ source_describe(const char *server_name, const char *sql)
 	mysql_stmt_close(stmt);
 	source_close(cursor);
 	return cursor;
+}
+
+/*
+ * An ETL stores source columns under their names: each must be a name
+ * PostgreSQL keeps as it is (not empty, at most NAMEDATALEN - 1 bytes) and
+ * appear once.
+ */
+void
+source_require_column_names(SourceCursor *cursor)
+{
+	for (int i = 0; i < cursor->ncolumns; i++)
+	{
+		const char *name = cursor->columns[i].name;
+		const char *problem = NULL;
+
+		if (name[0] == '\0')
+			problem = "has no name";
+		else if (strlen(name) >= NAMEDATALEN)
+			problem = psprintf("has a name longer than %d bytes", NAMEDATALEN - 1);
+		for (int k = 0; k < i && problem == NULL; k++)
+			if (strcmp(cursor->columns[k].name, name) == 0)
+				problem = "appears twice";
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column %d (\"%.*s\") of the source query of ETL \"%s\" %s",
+							i + 1, NAMEDATALEN - 1, name, cursor->etl_name ? cursor->etl_name : "", problem),
+					 errhint("Give each column of the source query a distinct alias: SELECT expr AS name.")));
+	}
 }

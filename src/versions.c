@@ -70,7 +70,7 @@ collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bo
 								   key, tracked != NIL || def->ignored_columns != NIL ? ", " : "",
 								   etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"));
 
-	if (strcmp(def->deletes, "invalidate") != 0)
+	if (def->deletes != DELETES_INVALIDATE)
 		return etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
 						  "SELECT %s FROM %s t WHERE t.is_current AND (%s) IN (SELECT %s FROM pg_temp.%s)",
 						  columns, def->target_quoted, key,
@@ -181,14 +181,23 @@ rekey_facts(EtlDefinition *def)
 
 	foreach(lc, catalog_facts_using(def->name))
 	{
-		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc));
+		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc), false);
+		RoleSwitch	as_fact_owner;
 		char	   *event;
 		char	   *in_version;
 
-		if (fact->event_time_column == NULL || !etl_table_exists(fact->target_quoted) ||
+		/* the fact table is written with its own owner's rights */
+		if (fact->owner != def->owner)
+			etl_exec(psprintf("GRANT SELECT ON pg_temp.pypeline_changes TO %s",
+							  quote_identifier(privilege_role_name(fact->owner))), SPI_OK_UTILITY);
+		privilege_become(&as_fact_owner, fact->owner, false);
+		if (fact->event_time_column == NULL || !OidIsValid(target_open(fact)) ||
 			!etl_list_has_string(etl_table_columns(fact->target_quoted), fact->event_time_column) ||
 			!etl_list_has_string(etl_table_columns(fact->target_quoted), def->surrogate_key))
+		{
+			privilege_restore(&as_fact_owner);
 			continue;
+		}
 		event = strcmp(etl_column_type(fact->target_quoted, fact->event_time_column),
 					   "timestamp with time zone") == 0 ?
 			psprintf("f.%s", quote_identifier(fact->event_time_column)) :
@@ -197,7 +206,7 @@ rekey_facts(EtlDefinition *def)
 		etl_exec(psprintf("UPDATE %s f SET %s = v.%s "
 						  "FROM %s o JOIN %s v ON %s "
 						  "WHERE f.%s = o.%s AND v.%s <> o.%s AND %s AND NOT (%s) "
-						  "AND (%s) IN (SELECT %s FROM pypeline_changes)",
+						  "AND (%s) IN (SELECT %s FROM pg_temp.pypeline_changes)",
 						  fact->target_quoted, sk, sk,
 						  def->target_quoted, def->target_quoted,
 						  etl_join_condition(def->natural_key, "o", def->natural_key, "v"),
@@ -207,6 +216,7 @@ rekey_facts(EtlDefinition *def)
 						  etl_column_list(def->natural_key, "o"),
 						  etl_column_list(def->natural_key, NULL)),
 				 SPI_OK_UPDATE);
+		privilege_restore(&as_fact_owner);
 	}
 }
 
@@ -336,19 +346,18 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
 								etl_join_condition(def->natural_key, "t", def->natural_key, "s"));
 	uint64		current = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
 	uint64		missing = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
-	double		limit = strtod(def->max_closed_fraction, NULL);
 
 	if (missing == 0)
 		return 0;
-	if ((double) missing > limit * (double) current)
+	if ((double) missing > def->max_closed_fraction * (double) current)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("refusing to close %llu of the %llu current members of dimension \"%s\"",
 						(unsigned long long) missing, (unsigned long long) current, def->name),
-				 errdetail("Their natural keys are missing from the source, and max_closed_fraction is %s.",
+				 errdetail("Their natural keys are missing from the source, and max_closed_fraction is %g.",
 						   def->max_closed_fraction),
 				 errhint("If the source really lost them, raise max_closed_fraction for this dimension with pypeline.define_dimension; otherwise check the source query.")));
-	if (strcmp(def->deletes, "new_record") == 0 && !has_deleted)
+	if (def->deletes == DELETES_NEW_RECORD && !has_deleted)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("table %s of dimension \"%s\" has no column \"deleted\" for deletes => 'new_record'",
@@ -363,7 +372,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
 					  def->target_quoted, quote_identifier(def->surrogate_key),
 					  quote_identifier(def->surrogate_key)),
 			 SPI_OK_UPDATE);
-	if (strcmp(def->deletes, "new_record") == 0)
+	if (def->deletes == DELETES_NEW_RECORD)
 	{
 		List	   *copied = NIL;
 		ListCell   *lc;

@@ -1,26 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		Asynchronous tasks (the old Celery tasks): rows of pypeline.task run
- *		by dynamic background workers.
+ *		Background workers that run tasks: launching them (when a task is
+ *		submitted, or for a task left without one) and their main loop;
+ *		pypeline._submit and pypeline.wait, the calls that may start one.
  *
- * pypeline._submit inserts a PENDING task and asks for a worker when the
- * submitting transaction commits, so a rolled-back submit starts nothing.
- * A worker connects to the submitter's database as the submitter's role,
- * marks the task STARTED, and runs it in a transaction of its own: the ETL
- * and the SUCCESS mark commit together, so a revoked task (revoke cancels
- * the worker) never commits its load.  Errors are recorded as FAILURE with
- * the message (etl.c puts the failed run in pypeline.run_log).  A worker that dies without a word
- * (SIGKILL, server restart) is found by pypeline._reap_tasks, which marks
- * its task FAILURE.  After its task, a worker takes other PENDING tasks of
- * the same role, so a task whose worker could not be started still runs.
+ * A task's worker starts when the submitting transaction commits, so a
+ * rolled-back submit starts nothing, and only if the role runs fewer
+ * workers than it may (task.c says how many); otherwise one of the role's
+ * workers takes the task when its own ends.  A worker connects to the
+ * submitter's database as the submitter's role and runs each task in a
+ * transaction of its own through the SQL functions a user would call: the
+ * ETL and the SUCCESS mark commit together, so a revoked task (revoke
+ * cancels the worker) never commits its load.  Errors end the task as
+ * FAILURE with the message (run.c puts the failed run in the run log).  A
+ * task whose row does not make sense is ended as FAILURE too, never run.
  *
  * An incremental refresh runs in parallel: its worker coordinates.  It adds
- * a sub-task per active dimension, starts up to pypeline.max_parallel_etls
- * - 1 helper workers and works through the sub-tasks with them, then does
- * the same for the facts once every dimension is done.  A rebuilding
- * refresh (delete_existing_tables) runs in one transaction instead, so no
- * fact ever points at a rebuilt dimension's old keys.
+ * a sub-task per active dimension, starts helpers up to the submitter's
+ * pypeline.max_parallel_etls and works through the sub-tasks with them,
+ * then does the same for the facts once every dimension is done.  A
+ * rebuilding refresh (delete_existing_tables) runs in one transaction, so
+ * no fact ever points at a rebuilt dimension's old keys.
+ *
+ * When a worker has nothing left of its role's, it starts a worker for each
+ * role whose queued task has none (task_stranded), so a role whose workers
+ * could not start is not left waiting behind the others.
+ *
+ * Calls task.c and privilege.c; runs the rest through SQL.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,35 +39,30 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pypeline_submit);
+PG_FUNCTION_INFO_V1(pypeline_wait);
 
 PGDLLEXPORT void pypeline_worker_main(Datum main_arg);
 
 int			pypeline_max_parallel_etls = 4;
 
-/* What a worker needs to know before it can read the catalog. */
-typedef struct TaskLaunch
-{
-	Oid			database;
-	Oid			role;
-} TaskLaunch;
+/* Milliseconds between two looks at a task or at a refresh's sub-tasks. */
+#define POLL_MS 50
 
-/* Tasks submitted by the current transaction, started when it commits. */
-static List *tasks_to_launch = NIL;
+/* Tasks submitted by the current transaction, launched when it commits. */
+static List *launch_at_commit = NIL;
 
 /* A dynamic worker of this library, started once, never restarted. */
-static void
-init_worker(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg)
+void
+worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg)
 {
 	memset(worker, 0, sizeof(*worker));
 	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -73,97 +75,191 @@ init_worker(BackgroundWorker *worker, const char *function, const char *type, Da
 	worker->bgw_main_arg = main_arg;
 }
 
+/* Starts a worker for a task (or, for a helper, a refresh's sub-tasks). */
 static bool
-launch_worker(int64 task_id, Oid database, Oid role)
+worker_launch(TaskLaunch *launch)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	TaskLaunch	launch = {database, role};
 
-	init_worker(&worker, "pypeline_worker_main", "pypeline worker", Int64GetDatum(task_id));
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pypeline worker for task " INT64_FORMAT, task_id);
-	memcpy(worker.bgw_extra, &launch, sizeof(launch));
+	worker_init(&worker, "pypeline_worker_main", "pypeline worker", Int64GetDatum(launch->task_id));
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pypeline worker for task " INT64_FORMAT, launch->task_id);
+	memcpy(worker.bgw_extra, launch, sizeof(*launch));
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
 static void
-launch_at_commit(XactEvent event, void *arg pg_attribute_unused())
+launch_stranded_tasks(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, task_stranded())
+		(void) worker_launch(lfirst(lc));
+}
+
+/* The most pypeline workers a role may run at once. */
+static int
+worker_limit(Oid role)
+{
+	int			limit = pypeline_max_parallel_etls;
+	int			connection_limit = privilege_role_connection_limit(role);
+
+	return connection_limit >= 0 ? Min(limit, connection_limit) : limit;
+}
+
+/* How many more workers a role may start now (0 or more). */
+static int
+workers_available(Oid role)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(role)};
+	bool		isnull;
+	int			running;
+
+	privilege_internal_exec("SELECT pg_catalog.pg_stat_clear_snapshot(), count(*)::int "
+							"FROM pg_catalog.pg_stat_activity "
+							"WHERE backend_type = 'pypeline worker' AND usesysid = $1",
+							1, argtypes, args, NULL, SPI_OK_SELECT);
+	running = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return Max(0, worker_limit(role) - running);
+}
+
+static void
+launch_at_commit_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	ListCell   *lc;
 
 	if (event == XACT_EVENT_COMMIT)
 	{
-		foreach(lc, tasks_to_launch)
-			if (!launch_worker(*(int64 *) lfirst(lc), MyDatabaseId, GetUserId()))
+		foreach(lc, launch_at_commit)
+		{
+			TaskLaunch *launch = lfirst(lc);
+
+			if (!worker_launch(launch))
 				ereport(WARNING,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("no background worker slot is free for pypeline task " INT64_FORMAT,
-								*(int64 *) lfirst(lc)),
-						 errdetail("The task stays PENDING until another pypeline worker of this role takes it."),
+								launch->task_id),
+						 errdetail("The task stays PENDING until a slot frees up and a pypeline worker or pypeline.wait starts it."),
 						 errhint("Raise max_worker_processes.")));
+		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
 	{
-		list_free_deep(tasks_to_launch);
-		tasks_to_launch = NIL;
+		list_free_deep(launch_at_commit);
+		launch_at_commit = NIL;
 	}
 }
 
 void
-pypeline_register_worker_callbacks(void)
+worker_register_callbacks(void)
 {
-	RegisterXactCallback(launch_at_commit, NULL);
+	RegisterXactCallback(launch_at_commit_callback, NULL);
 }
 
 /*
  * pypeline._submit(what, arguments) -> task id
+ *
+ * Queues a task (task.c checks it) and, unless the role already runs as many
+ * workers as it may, launches a worker for it when the transaction commits.
  */
 Datum
 pypeline_submit(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[2] = {TEXTOID, JSONBOID};
-	Datum		args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
-	bool		isnull;
+	Oid			role = GetUserId();
 	int64		task_id;
-	int64	   *saved;
-	MemoryContext oldcxt;
 
+	if (!privilege_role_can_login(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("role %s cannot log in, so no background worker can run a task as it",
+						privilege_role_name(role)),
+				 errhint("Submit the task as a role with LOGIN.")));
 	SPI_connect();
-	SPI_execute_with_args("INSERT INTO pypeline.task (what, arguments) VALUES ($1, $2) RETURNING id",
-						  2, argtypes, args, NULL, false, 1);
-	task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
+	task_id = task_insert(PG_GETARG_DATUM(0), PG_ARGISNULL(0), PG_GETARG_DATUM(1), PG_ARGISNULL(1), role);
+	if (workers_available(role) > list_length(launch_at_commit))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		TaskLaunch *launch = palloc(sizeof(TaskLaunch));
 
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	saved = palloc(sizeof(int64));
-	*saved = task_id;
-	tasks_to_launch = lappend(tasks_to_launch, saved);
-	MemoryContextSwitchTo(oldcxt);
+		launch->task_id = task_id;
+		launch->database = MyDatabaseId;
+		launch->role = role;
+		launch_at_commit = lappend(launch_at_commit, launch);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
 	PG_RETURN_INT64(task_id);
+}
+
+/*
+ * pypeline.wait(task_id, timeout) -> state: looks at the task every 50 ms,
+ * each time with a fresh snapshot, until it ends or the timeout passes; a
+ * queued task left without a worker gets one meanwhile.
+ */
+Datum
+pypeline_wait(PG_FUNCTION_ARGS)
+{
+	int64		task_id = PG_GETARG_INT64(0);
+	TimestampTz deadline;
+	MemoryContext poll_context;
+	TaskView	view;
+	char	   *state;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pypeline.wait needs READ COMMITTED isolation"),
+				 errdetail("A transaction snapshot would never see the task end."),
+				 errhint("Call it outside a REPEATABLE READ or SERIALIZABLE transaction.")));
+	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(GetCurrentTimestamp()),
+													   PG_GETARG_DATUM(1)));
+	poll_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline wait poll", ALLOCSET_SMALL_SIZES);
+	SPI_connect();
+	for (;;)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(poll_context);
+
+		view = task_read(task_id);
+		MemoryContextSwitchTo(oldcxt);
+		if (task_is_final(view.state))
+			break;
+		if (view.submitted_here)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("task " INT64_FORMAT " starts when the transaction that submitted it commits", task_id),
+					 errhint("COMMIT first, then wait.")));
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		launch_stranded_tasks();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(poll_context);
+	}
+	state = pstrdup(view.state);
+	SPI_finish();
+	MemoryContextDelete(poll_context);
+	PG_RETURN_TEXT_P(cstring_to_text(state));
 }
 
 /* ---- inside the worker ---- */
 
 /*
- * A worker's work is a series of steps, each its own transaction; what a
- * step returns is copied with keep() into the context it was called from.
+ * A worker's work is a series of steps, each its own transaction, started
+ * and ended in one function; what a step returns is copied into the
+ * worker's memory (task_context) before the step ends.
  */
-static MemoryContext step_caller_context;
+static MemoryContext task_context;
 
 static void
 begin_step(void)
 {
-	step_caller_context = CurrentMemoryContext;
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static char *
-keep(const char *value)
-{
-	return value ? MemoryContextStrdup(step_caller_context, value) : NULL;
 }
 
 static void
@@ -172,90 +268,59 @@ end_step(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(step_caller_context);
+	MemoryContextSwitchTo(task_context);
+}
+
+static char *
+keep(const char *value)
+{
+	return value ? MemoryContextStrdup(task_context, value) : NULL;
+}
+
+static Task *
+claim(int64 task_id)
+{
+	Task	   *task;
+	Task	   *kept = NULL;
+	const char *problem;
+
+	begin_step();
+	task = task_claim(task_id, GetUserId(), &problem);
+	if (task && problem)
+		ereport(LOG,
+				(errmsg("pypeline task " INT64_FORMAT " was not run: %s", task_id, problem)));
+	else if (task)
+	{
+		kept = MemoryContextAlloc(task_context, sizeof(Task));
+		*kept = *task;
+		kept->name = keep(task->name);
+		kept->description = keep(task->description);
+	}
+	end_step();
+	return kept;
+}
+
+static int64
+next_pending(int64 parent_id)
+{
+	int64		id;
+
+	begin_step();
+	id = task_next_pending(GetUserId(), parent_id);
+	end_step();
+	return id;
 }
 
 static char *
 single_text(const char *sql, int nargs, Oid *argtypes, Datum *args)
 {
-	SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 1);
-	if (SPI_processed == 0)
-		return NULL;
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("unexpected result %s from: %s", SPI_result_code_string(rc), sql)));
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
-
-typedef struct Task
-{
-	int64		id;
-	char	   *what;
-	char	   *arguments;		/* jsonb as text */
-} Task;
-
-/* Marks a PENDING task STARTED by this process; NULL if someone else has it. */
-static Task *
-claim(int64 task_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(task_id)};
-	Task	   *task = NULL;
-
-	begin_step();
-	SPI_execute_with_args("UPDATE pypeline.task SET state = 'STARTED', started_at = clock_timestamp(), "
-						  "  worker_pid = pg_backend_pid() "
-						  "WHERE id = $1 AND state = 'PENDING' RETURNING what, arguments::text",
-						  1, argtypes, args, NULL, false, 1);
-	if (SPI_processed == 1)
-	{
-		task = MemoryContextAllocZero(step_caller_context, sizeof(Task));
-		task->id = task_id;
-		task->what = keep(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		task->arguments = keep(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	}
-	end_step();
-	return task;
-}
-
-/* The next PENDING task of this role here (of one parent, if given), or 0. */
-static int64
-next_pending(int64 parent_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(parent_id)};
-	char	   *id;
-	int64		result = 0;
-
-	begin_step();
-	id = single_text("SELECT id FROM pypeline.task WHERE state = 'PENDING' "
-					 "AND submitted_by = current_user AND database = current_database() "
-					 "AND ($1 = 0 OR parent_id = $1) ORDER BY id LIMIT 1",
-					 1, argtypes, args);
-	if (id)
-		result = strtoll(id, NULL, 10);
-	end_step();
-	return result;
-}
-
-static char *
-argument(Task *task, const char *key)
-{
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		args[2] = {CStringGetTextDatum(task->arguments), CStringGetTextDatum(key)};
-
-	return single_text("SELECT $1::jsonb ->> $2", 2, argtypes, args);
-}
-
-/* Marks the task SUCCESS with its result; false if it was revoked meanwhile. */
-static bool
-mark_success(Task *task, const char *result)
-{
-	Oid			argtypes[2] = {INT8OID, JSONBOID};
-	Datum		args[2] = {Int64GetDatum(task->id),
-	DirectFunctionCall1(jsonb_in, CStringGetDatum(result ? result : "[]"))};
-
-	SPI_execute_with_args("UPDATE pypeline.task SET state = 'SUCCESS', result = $2, finished_at = clock_timestamp() "
-						  "WHERE id = $1 AND state = 'STARTED'",
-						  2, argtypes, args, NULL, false, 0);
-	return SPI_processed == 1;
 }
 
 /*
@@ -265,12 +330,11 @@ mark_success(Task *task, const char *result)
 static char *
 run_in_transaction(Task *task)
 {
-	if (strcmp(task->what, "process_etl") == 0)
+	if (task->what == TASK_PROCESS_ETL)
 	{
 		Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
-		Datum		args[3] = {CStringGetTextDatum(argument(task, "name")),
-			CStringGetTextDatum(argument(task, "kind")),
-		BoolGetDatum(strcmp(argument(task, "delete_existing_table"), "true") == 0)};
+		Datum		args[3] = {CStringGetTextDatum(task->name), CStringGetTextDatum(etl_kind_name(task->kind)),
+		BoolGetDatum(task->rebuild)};
 
 		return single_text("SELECT jsonb_build_array(jsonb_build_array(etl_type, etl_name, rows))::text "
 						   "FROM pypeline.process_etl($1, $2, $3)", 3, argtypes, args);
@@ -278,10 +342,8 @@ run_in_transaction(Task *task)
 	else
 	{
 		Oid			argtypes[3] = {BOOLOID, BOOLOID, BOOLOID};
-		Datum		args[3] = {
-			BoolGetDatum(strcmp(argument(task, "run_dimensions"), "true") == 0),
-			BoolGetDatum(strcmp(argument(task, "run_facts"), "true") == 0),
-		BoolGetDatum(strcmp(argument(task, "delete_existing_tables"), "true") == 0)};
+		Datum		args[3] = {BoolGetDatum(task->run_dimensions), BoolGetDatum(task->run_facts),
+		BoolGetDatum(task->rebuild)};
 
 		return single_text("SELECT coalesce(jsonb_agg(jsonb_build_array(etl_type, etl_name, rows)), '[]')::text "
 						   "FROM pypeline.refresh_data_warehouse($1, $2, $3)", 3, argtypes, args);
@@ -292,31 +354,30 @@ static void run_task(Task *task);
 
 /*
  * One pass of a parallel refresh: a sub-task per active ETL of a kind, run
- * by this worker and up to max_parallel_etls - 1 helpers; returns when all
- * have ended, raising an error naming the first that failed.
+ * by this worker and helpers; returns when all have ended, raising an error
+ * naming the first that failed.
  */
 static void
-run_subtasks(Task *parent, const char *kind, int max_parallel)
+run_subtasks(Task *parent, EtlKind kind)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(parent->id), CStringGetTextDatum(kind)};
 	int			count;
+	int			helpers;
 	char	   *failed;
 	int64		next;
-	bool		done;
+	bool		unfinished;
 
 	begin_step();
-	SPI_execute_with_args(psprintf("INSERT INTO pypeline.task (parent_id, what, arguments) "
-								   "SELECT $1, 'process_etl', jsonb_build_object('name', name, "
-								   "  'kind', $2, 'delete_existing_table', false) "
-								   "FROM pypeline.%s WHERE active ORDER BY position", kind),
-						  2, argtypes, args, NULL, false, 0);
-	count = (int) SPI_processed;
+	count = task_add_subtasks(parent, kind, GetUserId());
+	helpers = Min(Min(count, parent->max_parallel) - 1, workers_available(GetUserId()));
 	end_step();
 
-	for (int i = 1; i < Min(count, max_parallel); i++)
-		if (!launch_worker(parent->id, MyDatabaseId, GetUserId()))
+	for (int i = 0; i < helpers; i++)
+	{
+		TaskLaunch	launch = {parent->id, MyDatabaseId, GetUserId()};
+
+		if (!worker_launch(&launch))
 			break;				/* this worker does the rest itself */
+	}
 
 	while ((next = next_pending(parent->id)) != 0)
 	{
@@ -330,23 +391,18 @@ run_subtasks(Task *parent, const char *kind, int max_parallel)
 	for (;;)
 	{
 		begin_step();
-		SPI_execute("SELECT pypeline._reap_tasks()", false, 0);
-		done = strcmp(single_text("SELECT count(*) FROM pypeline.task WHERE parent_id = $1 "
-								  "AND arguments ->> 'kind' = $2 AND state IN ('PENDING', 'STARTED')",
-								  2, argtypes, args), "0") == 0;
+		task_reap();
+		unfinished = task_subtasks_unfinished(parent, kind);
 		end_step();
-		if (done)
+		if (!unfinished)
 			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
 
 	begin_step();
-	failed = keep(single_text("SELECT format('%s %s failed: %s', arguments ->> 'kind', arguments ->> 'name', "
-							  "  coalesce(error, state)) FROM pypeline.task WHERE parent_id = $1 "
-							  "AND arguments ->> 'kind' = $2 AND state <> 'SUCCESS' ORDER BY id LIMIT 1",
-							  2, argtypes, args));
+	failed = keep(task_subtask_failure(parent, kind));
 	end_step();
 	if (failed)
 		ereport(ERROR,
@@ -355,50 +411,24 @@ run_subtasks(Task *parent, const char *kind, int max_parallel)
 }
 
 static void
-run_parallel_refresh(Task *task)
+revoked(Task *task)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(task->id)};
-	char	   *result;
-	bool		run_dimensions;
-	bool		run_facts;
-	char	   *submitted_parallel;
-	int			max_parallel = pypeline_max_parallel_etls;
-
-	begin_step();
-	run_dimensions = strcmp(argument(task, "run_dimensions"), "true") == 0;
-	run_facts = strcmp(argument(task, "run_facts"), "true") == 0;
-	/* the submitter's setting, not this worker's default */
-	submitted_parallel = argument(task, "max_parallel_etls");
-	if (submitted_parallel)
-		max_parallel = Max(1, atoi(submitted_parallel));
-	end_step();
-
-	if (run_dimensions)
-		run_subtasks(task, "dimension", max_parallel);
-	if (run_facts)
-		run_subtasks(task, "fact", max_parallel);
-
-	begin_step();
-	result = single_text("SELECT coalesce(jsonb_agg(result -> 0 ORDER BY arguments ->> 'kind', id), '[]')::text "
-						 "FROM pypeline.task WHERE parent_id = $1", 1, argtypes, args);
-	if (!mark_success(task, result))
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("task " INT64_FORMAT " was revoked", task->id)));
-	end_step();
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("task " INT64_FORMAT " was revoked", task->id)));
 }
 
 static void
-mark_failure(Task *task, ErrorData *edata)
+run_parallel_refresh(Task *task)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(task->id), CStringGetTextDatum(edata->message)};
+	if (task->run_dimensions)
+		run_subtasks(task, ETL_DIMENSION);
+	if (task->run_facts)
+		run_subtasks(task, ETL_FACT);
 
 	begin_step();
-	SPI_execute_with_args("UPDATE pypeline.task SET state = 'FAILURE', error = $2, finished_at = clock_timestamp() "
-						  "WHERE id = $1 AND state = 'STARTED'",
-						  2, argtypes, args, NULL, false, 0);
+	if (!task_mark_success(task->id, task_subtask_results(task)))
+		revoked(task);
 	end_step();
 }
 
@@ -409,32 +439,17 @@ mark_failure(Task *task, ErrorData *edata)
 static void
 run_task(Task *task)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-
-	pgstat_report_activity(STATE_RUNNING, psprintf("pypeline task " INT64_FORMAT ": %s %s",
-												   task->id, task->what, task->arguments));
+	pgstat_report_activity(STATE_RUNNING, psprintf("pypeline task " INT64_FORMAT ": %s",
+												   task->id, task->description));
 	PG_TRY();
 	{
-		bool		parallel = false;
-
-		if (strcmp(task->what, "refresh_data_warehouse") == 0)
-		{
-			begin_step();
-			parallel = strcmp(argument(task, "delete_existing_tables"), "false") == 0;
-			end_step();
-		}
-		if (parallel)
+		if (task->what == TASK_REFRESH && !task->rebuild)
 			run_parallel_refresh(task);
 		else
 		{
-			char	   *result;
-
 			begin_step();
-			result = run_in_transaction(task);
-			if (!mark_success(task, result))
-				ereport(ERROR,
-						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("task " INT64_FORMAT " was revoked", task->id)));
+			if (!task_mark_success(task->id, run_in_transaction(task)))
+				revoked(task);
 			end_step();
 		}
 	}
@@ -442,7 +457,7 @@ run_task(Task *task)
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(task_context);
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
@@ -450,7 +465,9 @@ run_task(Task *task)
 		ereport(LOG,
 				(errmsg("pypeline task " INT64_FORMAT " failed: %s", task->id, edata->message)));
 		QueryCancelPending = false;
-		mark_failure(task, edata);
+		begin_step();
+		task_mark_failure(task->id, edata->message);
+		end_step();
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -461,7 +478,6 @@ pypeline_worker_main(Datum main_arg)
 {
 	int64		task_id = DatumGetInt64(main_arg);
 	TaskLaunch	launch;
-	MemoryContext task_context;
 
 	memcpy(&launch, MyBgworkerEntry->bgw_extra, sizeof(launch));
 	pqsignal(SIGTERM, die);
@@ -496,108 +512,9 @@ pypeline_worker_main(Datum main_arg)
 		if (task_id == 0)
 			break;
 	}
-	proc_exit(0);
-}
 
-/* ---- failed runs in the run log ---- */
-
-/*
- * A failed ETL rolls back with the caller's transaction, run-log row and
- * all.  To keep the failure in pypeline.run_log, the row is written by a
- * short-lived worker in a transaction of its own; the row's text travels
- * in a pinned DSM segment that the worker unpins once it has read it.
- */
-typedef struct FailedRun
-{
-	Oid			database;
-	Oid			role;
-	TimestampTz started;
-	TimestampTz finished;
-	char		text[FLEXIBLE_ARRAY_MEMBER];	/* type, name, target, message; NUL-separated */
-} FailedRun;
-
-PGDLLEXPORT void pypeline_run_log_writer_main(Datum main_arg);
-
-void
-pypeline_record_failed_run(const char *etl_type, const char *etl_name, const char *target,
-						   TimestampTz started, const char *message)
-{
-	const char *parts[4] = {etl_type, etl_name, target ? target : "", message};
-	Size		size = offsetof(FailedRun, text);
-	dsm_segment *segment;
-	FailedRun  *run;
-	char	   *p;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-
-	for (int i = 0; i < 4; i++)
-		size += strlen(parts[i]) + 1;
-	segment = dsm_create(size, 0);
-	run = dsm_segment_address(segment);
-	run->database = MyDatabaseId;
-	run->role = GetUserId();
-	run->started = started;
-	run->finished = GetCurrentTimestamp();
-	p = run->text;
-	for (int i = 0; i < 4; i++)
-	{
-		strcpy(p, parts[i]);
-		p += strlen(parts[i]) + 1;
-	}
-
-	init_worker(&worker, "pypeline_run_log_writer_main", "pypeline run log writer",
-				UInt32GetDatum(dsm_segment_handle(segment)));
-
-	dsm_pin_segment(segment);
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		dsm_unpin_segment(dsm_segment_handle(segment));
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("no background worker slot is free to record the failed run of %s \"%s\" in pypeline.run_log",
-						etl_type, etl_name),
-				 errhint("Raise max_worker_processes.")));
-	}
-	dsm_detach(segment);
-}
-
-void
-pypeline_run_log_writer_main(Datum main_arg)
-{
-	dsm_handle	handle = DatumGetUInt32(main_arg);
-	dsm_segment *segment;
-	FailedRun  *run;
-	const char *parts[4];
-	const char *p;
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		args[6];
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pypeline run log writer");
-	segment = dsm_attach(handle);
-	if (segment == NULL)
-		proc_exit(0);
-	run = dsm_segment_address(segment);
-	BackgroundWorkerInitializeConnectionByOid(run->database, run->role, 0);
-
-	p = run->text;
-	for (int i = 0; i < 4; i++)
-	{
-		parts[i] = p;
-		p += strlen(p) + 1;
-	}
 	begin_step();
-	for (int i = 0; i < 3; i++)
-		args[i] = CStringGetTextDatum(parts[i]);
-	args[3] = TimestampTzGetDatum(run->started);
-	args[4] = TimestampTzGetDatum(run->finished);
-	args[5] = CStringGetTextDatum(parts[3]);
-	SPI_execute_with_args("INSERT INTO pypeline.run_log (etl_type, etl_name, target, started_at, "
-						  "  finished_at, status, message) VALUES ($1, $2, $3, $4, $5, 'failure', $6)",
-						  6, argtypes, args, NULL, false, 0);
+	launch_stranded_tasks();
 	end_step();
-	dsm_unpin_segment(handle);
-	dsm_detach(segment);
 	proc_exit(0);
 }

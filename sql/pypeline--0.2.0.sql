@@ -1,0 +1,613 @@
+-- pypeline: Kimball star schema loads from MySQL/MariaDB sources.
+\echo Use "CREATE EXTENSION pypeline" to load this file. \quit
+
+-------------------------------------------------------------------------------
+-- Sources: a foreign-data wrapper with a validator only (like dblink_fdw).
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline.mysql_fdw_validator(options text[], catalog oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pypeline_mysql_validator'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER pypeline_mysql VALIDATOR pypeline.mysql_fdw_validator;
+
+CREATE FUNCTION pypeline.query(server name, sql text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pypeline_query'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.query(name, text) IS
+'Rows of a read-only query on a pypeline_mysql server: SELECT * FROM pypeline.query(''srv'', ''SELECT ...'') AS t(col type, ...)';
+
+CREATE FUNCTION pypeline.describe(server name, sql text,
+	OUT "position" int, OUT column_name text, OUT mysql_type text, OUT pg_type text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pypeline_describe'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.describe(name, text) IS
+'Columns of a MySQL query with their MySQL type and the PostgreSQL type pypeline loads them as (the query is prepared, not run)';
+
+-- Anyone may call the functions; what they reach is still governed by USAGE
+-- on each foreign server, their own user mapping and their table privileges.
+GRANT USAGE ON SCHEMA pypeline TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- ETL definitions (the old config.py, sources.py, creates.py, dimensions.py,
+-- facts.py).  Plain tables, dumped by pg_dump; the define functions below fill
+-- them.  Each ETL belongs to the role that defined it (owner) and runs with that
+-- role's rights and user mapping, whoever starts it (doc/security.md).  Only
+-- the extension's own code writes these tables; everyone may read them, so
+-- keep secrets in user mappings, never in source queries.
+-------------------------------------------------------------------------------
+CREATE TABLE pypeline.dimension (
+	name text PRIMARY KEY,
+	position serial NOT NULL,			-- definition order: the run order
+	owner regrole NOT NULL,				-- runs the ETL; set by pypeline._save_definition
+	server name,						-- NULL for generated dimensions
+	source_sql text,
+	target text NOT NULL,				-- as given, for messages
+	target_schema name NOT NULL,		-- target resolved when defined
+	target_table name NOT NULL,
+	natural_key text[] NOT NULL CHECK (cardinality(natural_key) > 0),
+	surrogate_key text NOT NULL,
+	scd_type int NOT NULL DEFAULT 1 CHECK (scd_type IN (0, 1, 2)),
+	type1_columns text[] NOT NULL DEFAULT '{}',
+	change_date_column text,
+	target_ddl text,
+	generator text CHECK (generator IN ('date')),
+	first_date date,
+	last_date date,
+	beginning_of_time timestamptz NOT NULL DEFAULT '-infinity',
+	end_of_time timestamptz NOT NULL DEFAULT 'infinity',
+	on_bad_key text NOT NULL DEFAULT 'error' CHECK (on_bad_key IN ('error', 'reject')),
+	column_rules jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(column_rules) = 'object'),
+	deletes text NOT NULL DEFAULT 'ignore' CHECK (deletes IN ('ignore', 'invalidate', 'new_record')),
+	max_closed_fraction numeric NOT NULL DEFAULT 0.2 CHECK (max_closed_fraction BETWEEN 0 AND 1),
+	schema_changes text NOT NULL DEFAULT 'fail' CHECK (schema_changes IN ('fail', 'add_type1', 'add_type2')),
+	incremental_column text,
+	active boolean NOT NULL DEFAULT true,
+	defined_at timestamptz NOT NULL DEFAULT now(),
+	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
+	CHECK (generator IS NULL OR (first_date IS NOT NULL AND last_date IS NOT NULL AND first_date <= last_date)),
+	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL AND deletes = 'ignore')),
+	CHECK (incremental_column IS NULL OR deletes = 'ignore'),
+	CHECK (beginning_of_time < end_of_time)
+);
+
+CREATE TABLE pypeline.fact (
+	name text PRIMARY KEY,
+	position serial NOT NULL,
+	owner regrole NOT NULL,
+	server name NOT NULL,
+	source_sql text NOT NULL,
+	target text NOT NULL,
+	target_schema name NOT NULL,
+	target_table name NOT NULL,
+	lookups jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(lookups) = 'object'),
+	measures text[] NOT NULL DEFAULT '{}',
+	degenerate_columns text[] NOT NULL DEFAULT '{}',
+	event_time_column text,
+	incremental_column text,
+	unmatched text NOT NULL DEFAULT 'unknown' CHECK (unmatched IN ('unknown', 'inferred', 'error')),
+	target_ddl text,
+	active boolean NOT NULL DEFAULT true,
+	defined_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Incremental ETLs: the highest incremental_column value loaded, saved in the
+-- transaction that loaded the rows it covers.
+CREATE TABLE pypeline.watermark (
+	etl_type text NOT NULL CHECK (etl_type IN ('dimension', 'fact')),
+	etl_name text NOT NULL,
+	value text NOT NULL,
+	owner regrole NOT NULL,				-- the ETL's, for row security
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (etl_type, etl_name)
+);
+
+-- A watermark goes with its ETL: a deleted and redefined ETL starts afresh.
+CREATE FUNCTION pypeline._forget_watermark()
+RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM pypeline.watermark
+	WHERE etl_type = TG_ARGV[0] AND etl_name = OLD.name;
+	RETURN NULL;
+END $$;
+
+CREATE TABLE pypeline.run_log (
+	id bigserial PRIMARY KEY,
+	etl_type text NOT NULL,
+	etl_name text NOT NULL,
+	target text NOT NULL,
+	started_at timestamptz NOT NULL,
+	finished_at timestamptz NOT NULL,
+	rows_read bigint NOT NULL DEFAULT 0,
+	rows_inserted bigint NOT NULL DEFAULT 0,
+	rows_updated bigint NOT NULL DEFAULT 0,
+	rows_unchanged bigint NOT NULL DEFAULT 0,
+	rows_rejected bigint NOT NULL DEFAULT 0,
+	rows_deleted bigint NOT NULL DEFAULT 0,
+	status text NOT NULL CHECK (status IN ('success', 'failure')),
+	message text,
+	run_by name NOT NULL,				-- the role that started the run
+	owner regrole NOT NULL				-- the ETL's owner, whose rights it ran with
+);
+CREATE INDEX ON pypeline.run_log (etl_type, etl_name, started_at);
+
+-- Source rows a dimension could not take (NULL or repeated natural key), kept
+-- with the reason when the definition says on_bad_key => 'reject'.
+CREATE TABLE pypeline.reject (
+	id bigserial PRIMARY KEY,
+	etl_type text NOT NULL,
+	etl_name text NOT NULL,
+	run_started_at timestamptz NOT NULL,
+	natural_key text,
+	reason text NOT NULL,
+	source_row jsonb NOT NULL,
+	owner regrole NOT NULL
+);
+CREATE INDEX ON pypeline.reject (etl_type, etl_name, run_started_at);
+
+SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.dimension_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.fact', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.fact_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.watermark', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.run_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.reject', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.reject_id_seq', '');
+
+CREATE TRIGGER forget_watermark AFTER DELETE ON pypeline.dimension
+	FOR EACH ROW EXECUTE FUNCTION pypeline._forget_watermark('dimension');
+CREATE TRIGGER forget_watermark AFTER DELETE ON pypeline.fact
+	FOR EACH ROW EXECUTE FUNCTION pypeline._forget_watermark('fact');
+
+CREATE VIEW pypeline.etls AS
+	SELECT 'dimension'::text AS etl_type, name AS etl_name, active, server, target,
+	       CASE WHEN generator IS NOT NULL THEN generator || ' generator'
+	            ELSE 'scd type ' || scd_type ||
+	                 coalesce(', incremental by ' || incremental_column, '') END AS kind,
+	       position, owner
+	FROM pypeline.dimension
+	UNION ALL
+	SELECT 'fact', name, active, server, target,
+	       CASE WHEN incremental_column IS NOT NULL THEN 'incremental by ' || incremental_column
+	            ELSE 'full' END,
+	       position, owner
+	FROM pypeline.fact
+	ORDER BY 1, position;
+
+-- Row security: what a run wrote (run log messages, rejected source rows,
+-- watermark values) is source data; a role sees the rows of the ETLs whose
+-- owner's privileges it has.  Nobody but the extension's code writes here: a
+-- role that could would move watermarks, forge runs, or LOCK the tables and
+-- stop everyone's ETLs.
+ALTER TABLE pypeline.run_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pypeline.reject ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pypeline.watermark ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_reads ON pypeline.run_log FOR SELECT USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY owner_reads ON pypeline.reject FOR SELECT USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY owner_reads ON pypeline.watermark FOR SELECT USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+REVOKE ALL ON pypeline.dimension, pypeline.fact, pypeline.watermark, pypeline.run_log,
+	pypeline.reject FROM PUBLIC;
+GRANT SELECT ON pypeline.dimension, pypeline.fact, pypeline.watermark,
+	pypeline.run_log, pypeline.reject, pypeline.etls TO PUBLIC;
+
+-- Writes a definition for its caller (C, in catalog.c): the owner is the
+-- caller, or stays the existing owner if the caller has that role's rights;
+-- the target is resolved to a schema now; target_ddl must be one CREATE TABLE
+-- of that target.  The define functions validate their arguments and call it.
+CREATE FUNCTION pypeline._save_definition(kind text, definition jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pypeline_save_definition'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Checks shared by the define functions.
+CREATE FUNCTION pypeline._check_server(server name)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
+	               JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+	               WHERE s.srvname = server AND w.fdwname = 'pypeline_mysql') THEN
+		RAISE EXCEPTION 'server "%" is not a pypeline_mysql server', server
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'CREATE SERVER ... FOREIGN DATA WRAPPER pypeline_mysql first.';
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline._check_target(target text)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	PERFORM parse_ident(target);
+EXCEPTION WHEN invalid_parameter_value THEN
+	RAISE EXCEPTION 'invalid target table name "%"', target
+		USING ERRCODE = 'invalid_parameter_value',
+		      HINT = 'Give a table name, optionally schema-qualified; quote names that need it, e.g. ''"Order"''.';
+END $$;
+
+CREATE FUNCTION pypeline._check_choice(option text, value text, allowed text[])
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF value IS NULL OR NOT value = ANY (allowed) THEN
+		RAISE EXCEPTION '% must be one of %, not "%"', option, array_to_string(allowed, ', '), value
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline.define_dimension(
+	name text,
+	server name,
+	source_sql text,
+	target text,
+	natural_key text[],
+	surrogate_key text DEFAULT NULL,
+	scd_type int DEFAULT 1,
+	type1_columns text[] DEFAULT '{}',
+	change_date_column text DEFAULT NULL,
+	target_ddl text DEFAULT NULL,
+	beginning_of_time timestamptz DEFAULT '-infinity',
+	end_of_time timestamptz DEFAULT 'infinity',
+	active boolean DEFAULT true,
+	on_bad_key text DEFAULT 'error',
+	column_rules jsonb DEFAULT '{}',
+	deletes text DEFAULT 'ignore',
+	max_closed_fraction numeric DEFAULT 0.2,
+	schema_changes text DEFAULT 'fail',
+	incremental_column text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	rule record;
+BEGIN
+	PERFORM pypeline._check_server(server);
+	PERFORM pypeline._check_choice('on_bad_key', on_bad_key, '{error,reject}');
+	PERFORM pypeline._check_choice('deletes', deletes, '{ignore,invalidate,new_record}');
+	PERFORM pypeline._check_choice('schema_changes', schema_changes, '{fail,add_type1,add_type2}');
+	IF jsonb_typeof(column_rules) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'column_rules must be a JSON object of column name to rule'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example ''{"email": "type1", "signup_source": "ignore"}''.';
+	END IF;
+	FOR rule IN SELECT key, value #>> '{}' AS value FROM jsonb_each(column_rules) LOOP
+		PERFORM pypeline._check_choice(format('the rule of column "%s"', rule.key), rule.value,
+		                               '{type2,type1,type1_all,ignore}');
+		IF rule.value = 'type2' AND scd_type <> 2 THEN
+			RAISE EXCEPTION 'column "%" can be type2 only in a type 2 dimension', rule.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF rule.key = ANY (natural_key) THEN
+			RAISE EXCEPTION 'natural key column "%" cannot have a change rule', rule.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF deletes <> 'ignore' AND scd_type <> 2 THEN
+		RAISE EXCEPTION 'deletes => ''%'' needs a type 2 dimension, whose versions can be closed', deletes
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF deletes <> 'ignore' AND incremental_column IS NOT NULL THEN
+		RAISE EXCEPTION 'an incremental source cannot tell deleted rows from unchanged ones'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Use deletes => ''ignore'' with incremental_column.';
+	END IF;
+	IF max_closed_fraction NOT BETWEEN 0 AND 1 THEN
+		RAISE EXCEPTION 'max_closed_fraction must be between 0 and 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF schema_changes = 'add_type2' AND scd_type <> 2 THEN
+		RAISE EXCEPTION 'schema_changes => ''add_type2'' needs a type 2 dimension'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM pypeline._check_target(target);
+	IF scd_type NOT IN (0, 1, 2) THEN
+		RAISE EXCEPTION 'scd_type must be 0, 1 or 2, not %', scd_type
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF scd_type <> 2 AND (cardinality(type1_columns) > 0 OR change_date_column IS NOT NULL) THEN
+		RAISE EXCEPTION 'type1_columns and change_date_column apply to type 2 dimensions only'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass scd_type => 2.';
+	END IF;
+	IF natural_key IS NULL OR cardinality(natural_key) = 0 THEN
+		RAISE EXCEPTION 'dimension "%" needs a natural key', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF type1_columns && natural_key THEN
+		RAISE EXCEPTION 'natural key columns cannot be type-1 columns'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF beginning_of_time >= end_of_time THEN
+		RAISE EXCEPTION 'beginning_of_time must be before end_of_time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN pypeline._save_definition('dimension', jsonb_build_object(
+		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
+		'natural_key', natural_key, 'surrogate_key', coalesce(surrogate_key, name || '_key'),
+		'scd_type', scd_type, 'type1_columns', coalesce(type1_columns, '{}'),
+		'change_date_column', change_date_column, 'target_ddl', target_ddl,
+		'beginning_of_time', beginning_of_time, 'end_of_time', end_of_time, 'active', active,
+		'on_bad_key', on_bad_key, 'column_rules', coalesce(column_rules, '{}'),
+		'deletes', deletes, 'max_closed_fraction', max_closed_fraction,
+		'schema_changes', schema_changes, 'incremental_column', incremental_column,
+		'generator', NULL, 'first_date', NULL, 'last_date', NULL));
+END $$;
+COMMENT ON FUNCTION pypeline.define_dimension IS
+'Defines (or redefines) a dimension ETL loaded from a MySQL query';
+
+CREATE FUNCTION pypeline.define_date_dimension(
+	name text,
+	target text,
+	first date,
+	last date,
+	surrogate_key text DEFAULT NULL,
+	active boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pypeline._check_target(target);
+	IF first > last THEN
+		RAISE EXCEPTION 'first date % is after last date %', first, last
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN pypeline._save_definition('dimension', jsonb_build_object(
+		'name', name, 'server', NULL, 'source_sql', NULL, 'target', target,
+		'natural_key', '{date}'::text[], 'surrogate_key', coalesce(surrogate_key, name || '_key'),
+		'scd_type', 1, 'type1_columns', '{}'::text[], 'change_date_column', NULL,
+		'target_ddl', NULL, 'beginning_of_time', '-infinity'::timestamptz,
+		'end_of_time', 'infinity'::timestamptz, 'active', active, 'on_bad_key', 'error',
+		'column_rules', '{}'::jsonb, 'deletes', 'ignore', 'max_closed_fraction', 0.2,
+		'schema_changes', 'fail', 'incremental_column', NULL,
+		'generator', 'date', 'first_date', first, 'last_date', last));
+END $$;
+COMMENT ON FUNCTION pypeline.define_date_dimension IS
+'Defines a generated calendar dimension: key YYYYMMDD, one row per day from first to last';
+
+CREATE FUNCTION pypeline.define_fact(
+	name text,
+	server name,
+	source_sql text,
+	target text,
+	lookups jsonb DEFAULT '{}',
+	measures text[] DEFAULT '{}',
+	degenerate_columns text[] DEFAULT '{}',
+	event_time_column text DEFAULT NULL,
+	incremental_column text DEFAULT NULL,
+	unmatched text DEFAULT 'unknown',
+	target_ddl text DEFAULT NULL,
+	active boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	lookup record;
+BEGIN
+	PERFORM pypeline._check_server(server);
+	PERFORM pypeline._check_target(target);
+	IF jsonb_typeof(lookups) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'lookups must be a JSON object of dimension name to source column(s)'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example ''{"user": "user_id", "date": "created_at"}''.';
+	END IF;
+	FOR lookup IN SELECT key, value FROM jsonb_each(lookups) LOOP
+		IF NOT EXISTS (SELECT 1 FROM pypeline.dimension d WHERE d.name = lookup.key) THEN
+			RAISE EXCEPTION 'fact "%" looks up dimension "%", which is not defined', name, lookup.key
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Define the dimension first with pypeline.define_dimension.';
+		END IF;
+		IF jsonb_typeof(lookup.value) NOT IN ('string', 'array') THEN
+			RAISE EXCEPTION 'lookup of dimension "%" must name a source column or an array of them', lookup.key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	PERFORM pypeline._check_choice('unmatched', unmatched, '{unknown,inferred,error}');
+	RETURN pypeline._save_definition('fact', jsonb_build_object(
+		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
+		'lookups', lookups, 'measures', coalesce(measures, '{}'),
+		'degenerate_columns', coalesce(degenerate_columns, '{}'),
+		'event_time_column', event_time_column, 'incremental_column', incremental_column,
+		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active));
+END $$;
+COMMENT ON FUNCTION pypeline.define_fact IS
+'Defines (or redefines) a fact ETL: lookups map dimension names to the source column(s) holding their natural key';
+
+CREATE FUNCTION pypeline.set_active(name text, kind text, active boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pypeline_set_active'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.set_active IS
+'Turns an ETL on or off for refreshes (the old config.py switch); its owner, or a role with the owner''s rights, may';
+
+CREATE FUNCTION pypeline.drop_etl(name text, kind text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pypeline_drop_etl'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.drop_etl IS
+'Deletes an ETL definition and its watermark (not its table, nor its run log); its owner may';
+
+-------------------------------------------------------------------------------
+-- Running ETLs
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline.process_etl(name text, kind text,
+	delete_existing_table boolean DEFAULT false,
+	OUT etl_type text, OUT etl_name text, OUT rows bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pypeline_process_etl'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.process_etl IS
+'Runs one ETL in the current transaction; creates its target if absent, else loads incrementally';
+
+CREATE FUNCTION pypeline.refresh_data_warehouse(run_dimensions boolean DEFAULT true,
+	run_facts boolean DEFAULT true, delete_existing_tables boolean DEFAULT true)
+RETURNS TABLE (etl_type text, etl_name text, rows bigint)
+AS 'MODULE_PATHNAME', 'pypeline_refresh_data_warehouse'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.refresh_data_warehouse IS
+'Runs every active dimension, then every active fact, in definition order; one row per ETL';
+
+CREATE FUNCTION pypeline.test_dimension_source()
+RETURNS TABLE (etl_name text, server name, status text, rows bigint, message text)
+AS 'MODULE_PATHNAME', 'pypeline_test_dimension_source'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.test_dimension_source IS
+'Reads every active dimension source (read-only on both sides) and reports ok or the error';
+
+-- Running ETLs, from the activity text and COPY-style progress they report.
+CREATE VIEW pypeline.progress AS
+	SELECT a.pid, a.usename AS run_by, m[1] AS etl_type, m[2] AS etl_name, m[3] AS target,
+	       CASE p.bytes_processed WHEN 1 THEN 'reading source' WHEN 2 THEN 'writing target' END AS phase,
+	       p.tuples_processed AS rows_read,
+	       timestamptz '2000-01-01 00:00:00+00' + p.bytes_total * interval '1 microsecond' AS started_at,
+	       clock_timestamp() - (timestamptz '2000-01-01 00:00:00+00' + p.bytes_total * interval '1 microsecond')
+	           AS elapsed
+	FROM pg_catalog.pg_stat_progress_copy p
+	JOIN pg_catalog.pg_stat_activity a USING (pid),
+	LATERAL regexp_match(a.query, '^pypeline ETL (dimension|fact) "(.*)" into (.*)$') m;
+GRANT SELECT ON pypeline.progress TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Asynchronous tasks (the old Celery tasks), run by dynamic background workers
+-------------------------------------------------------------------------------
+CREATE TABLE pypeline.task (
+	id bigserial PRIMARY KEY,
+	parent_id bigint REFERENCES pypeline.task ON DELETE CASCADE,
+	what text NOT NULL CHECK (what IN ('process_etl', 'refresh_data_warehouse')),
+	arguments jsonb NOT NULL,
+	state text NOT NULL DEFAULT 'PENDING'
+		CHECK (state IN ('PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED')),
+	result jsonb,
+	error text,
+	submitted_at timestamptz NOT NULL DEFAULT now(),
+	started_at timestamptz,
+	finished_at timestamptz,
+	worker_pid integer,
+	submitted_by name NOT NULL,			-- the role the worker runs as
+	database name NOT NULL DEFAULT current_database()
+);
+CREATE INDEX ON pypeline.task (state, submitted_by) WHERE state IN ('PENDING', 'STARTED');
+CREATE INDEX ON pypeline.task (parent_id);
+SELECT pg_catalog.pg_extension_config_dump('pypeline.task', '');
+SELECT pg_catalog.pg_extension_config_dump('pypeline.task_id_seq', '');
+
+-- A role sees the tasks of the roles it is a member of.  Only the
+-- extension's code (task.c, worker.c) writes tasks: a role that could insert
+-- one would add sub-tasks to another role's refresh or make a worker run
+-- garbage.
+ALTER TABLE pypeline.task ENABLE ROW LEVEL SECURITY;
+CREATE POLICY task_owner ON pypeline.task FOR SELECT
+	USING (pg_catalog.pg_has_role(submitted_by, 'MEMBER'));
+REVOKE ALL ON pypeline.task FROM PUBLIC;
+GRANT SELECT ON pypeline.task TO PUBLIC;
+
+-- The task functions (task.c).  _submit checks what it is given: the worker
+-- that runs the task reads it back with the same checks.
+CREATE FUNCTION pypeline._submit(what text, arguments jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pypeline_submit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION pypeline.process_etl_async(name text, kind text,
+	delete_existing_table boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT pypeline._submit('process_etl', jsonb_build_object('name', name, 'kind', kind,
+		'delete_existing_table', delete_existing_table))
+$$;
+COMMENT ON FUNCTION pypeline.process_etl_async IS
+'Runs one ETL in a background worker once this transaction commits; returns the task id';
+
+CREATE FUNCTION pypeline.refresh_data_warehouse_async(run_dimensions boolean DEFAULT true,
+	run_facts boolean DEFAULT true, delete_existing_tables boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT pypeline._submit('refresh_data_warehouse', jsonb_build_object(
+		'run_dimensions', run_dimensions, 'run_facts', run_facts,
+		'delete_existing_tables', delete_existing_tables,
+		'max_parallel_etls', current_setting('pypeline.max_parallel_etls', true)::int))
+$$;
+COMMENT ON FUNCTION pypeline.refresh_data_warehouse_async IS
+'Refreshes in background workers once this transaction commits: incremental refreshes run independent ETLs in parallel; returns the task id';
+
+CREATE FUNCTION pypeline.task_status(task_id bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pypeline_task_status'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.task_status IS
+'State of a task of yours: PENDING, STARTED, SUCCESS, FAILURE or REVOKED';
+
+CREATE FUNCTION pypeline.task_result(task_id bigint)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pypeline_task_result'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.task_result IS
+'Result of a task of yours (one [etl_type, etl_name, rows] per ETL); the error if it failed';
+
+CREATE FUNCTION pypeline.wait(task_id bigint, timeout interval DEFAULT '1 hour')
+RETURNS text
+AS 'MODULE_PATHNAME', 'pypeline_wait'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.wait IS
+'Waits until a task ends or the timeout passes; returns its state';
+
+CREATE FUNCTION pypeline.revoke(task_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pypeline_revoke'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.revoke IS
+'Revokes a pending or running task (and its sub-tasks): a running ETL is cancelled and rolls back';
+
+-------------------------------------------------------------------------------
+-- Schedules: pg_cron runs the job; pypeline only writes its command.
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline._require_pg_cron()
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
+	               WHERE proname = 'schedule' AND pronamespace = to_regnamespace('cron')) THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = 'feature_not_supported',
+			      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database and run CREATE EXTENSION pg_cron; everything else in pypeline works without it.';
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline.schedule(job_name text, cron_schedule text,
+	run_dimensions boolean DEFAULT true, run_facts boolean DEFAULT true,
+	delete_existing_tables boolean DEFAULT false,
+	etl text DEFAULT NULL, kind text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	command text;
+	job bigint;
+BEGIN
+	PERFORM pypeline._require_pg_cron();
+	IF etl IS NOT NULL THEN
+		IF kind IS NULL OR kind NOT IN ('dimension', 'fact') THEN
+			RAISE EXCEPTION 'scheduling ETL "%" needs kind => ''dimension'' or ''fact''', etl
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pypeline.etls e
+		               WHERE e.etl_name = schedule.etl AND e.etl_type = schedule.kind) THEN
+			RAISE EXCEPTION '% "%" is not defined', kind, etl
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		command := format('SELECT * FROM pypeline.process_etl(%L, %L)', etl, kind);
+	ELSE
+		command := format('SELECT * FROM pypeline.refresh_data_warehouse(run_dimensions => %s, run_facts => %s, delete_existing_tables => %s)',
+		                  run_dimensions::text, run_facts::text, delete_existing_tables::text);
+	END IF;
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, cron_schedule, command;
+	RETURN job;
+END $$;
+COMMENT ON FUNCTION pypeline.schedule IS
+'Schedules a refresh (or, with etl and kind, one ETL) with pg_cron; returns the cron job id';
+
+CREATE FUNCTION pypeline.unschedule(job_name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	done boolean;
+BEGIN
+	PERFORM pypeline._require_pg_cron();
+	EXECUTE 'SELECT cron.unschedule($1)' INTO done USING job_name;
+	RETURN done;
+END $$;
