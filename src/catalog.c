@@ -180,13 +180,12 @@ static const char *const definition_query[] = {
 
 /* Runs the definition query; true if it found the row. */
 static bool
-query_definition(EtlKind kind, const char *name, const char *locking)
+query_definition(EtlKind kind, const char *name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
 
-	return privilege_internal_exec(psprintf("%s%s", definition_query[kind], locking),
-								   1, argtypes, args, NULL, SPI_OK_SELECT) > 0;
+	return privilege_internal_exec(definition_query[kind], 1, argtypes, args, NULL, SPI_OK_SELECT) > 0;
 }
 
 static void
@@ -200,20 +199,24 @@ undefined(EtlKind kind, const char *name)
 
 /*
  * Takes the definition row's lock, waiting (and saying so) for another run
- * of the ETL to end, and leaves the row in SPI_tuptable.
+ * of the ETL to end.  The definition is read afterwards, by a statement of
+ * its own: its snapshot sees the watermark the previous run committed (a
+ * locking read sees only the locked row's newest version, not its join).
  */
 static void
 lock_definition(EtlKind kind, const char *name)
 {
-	const char *locking = kind == ETL_DIMENSION ? " FOR UPDATE OF d" : " FOR UPDATE OF f";
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	char	   *lock = psprintf("SELECT 1 FROM %s WHERE name = $1 FOR UPDATE", catalog_table(kind));
 
-	if (query_definition(kind, name, psprintf("%s SKIP LOCKED", locking)))
+	if (privilege_internal_exec(psprintf("%s SKIP LOCKED", lock), 1, argtypes, args, NULL, SPI_OK_SELECT) > 0)
 		return;
-	if (!query_definition(kind, name, ""))
+	if (!query_definition(kind, name))
 		undefined(kind, name);
 	ereport(NOTICE,
 			(errmsg("waiting for another run of %s \"%s\" to finish", etl_kind_name(kind), name)));
-	if (!query_definition(kind, name, locking))
+	if (privilege_internal_exec(lock, 1, argtypes, args, NULL, SPI_OK_SELECT) == 0)
 		undefined(kind, name);
 	/* a transaction snapshot cannot see what that run committed */
 	if (IsolationUsesXactSnapshot())
@@ -238,7 +241,7 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 
 	if (lock_for_run)
 		lock_definition(kind, name);
-	else if (!query_definition(kind, name, ""))
+	if (!query_definition(kind, name))
 		undefined(kind, name);
 
 	tuple = SPI_tuptable->vals[0];
