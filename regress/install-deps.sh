@@ -11,6 +11,7 @@ packages=(
 	libipc-run-perl                                              # PostgreSQL::Test modules
 	procps                                                       # ps, for RSS measurements
 	openssl                                                      # test certificates
+	python3                                                      # the lying MySQL server of the fault tests
 )
 
 missing=()

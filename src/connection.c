@@ -37,14 +37,15 @@ static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
 #define KILL_TIMEOUT 2
 
 /*
- * Authentication plugins pypeline's client may use.  Every one proves the
- * mapping's password without sending it; those that send it as it is
- * (mysql_clear_password, and dialog for PAM) only over a connection that
- * must be TLS; one that ignores the password (GSSAPI: the server's OS
- * identity) only for mappings that need no password (superusers).
+ * Authentication plugins pypeline's client may use: each proves the
+ * mapping's password without sending it.  Those that send it as it is
+ * (mysql_clear_password, and dialog for PAM) are never used: Connector/C
+ * authenticates before it notices that a server it was told to require TLS
+ * from has none, so the password would travel in plain text.  GSSAPI, which
+ * ignores the password (it is the PostgreSQL server's OS identity), only for
+ * mappings that need no password (superusers').
  */
 #define PASSWORD_PLUGINS "mysql_native_password,client_ed25519,caching_sha2_password,sha256_password"
-#define CLEARTEXT_PLUGINS "mysql_clear_password,dialog"
 #define PASSWORDLESS_PLUGINS "auth_gssapi_client"
 
 static char *
@@ -95,9 +96,8 @@ set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int timeout
 	unsigned int read_timeout = timeout_override ? timeout_override : (unsigned int) opts->read_timeout;
 	unsigned int off = 0;
 	unsigned int protocol = opts->socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
-	char	   *plugins = psprintf("%s%s%s", PASSWORD_PLUGINS,
-								   tls_required(opts) ? "," CLEARTEXT_PLUGINS : "",
-								   opts->password_required ? "" : "," PASSWORDLESS_PLUGINS);
+	const char *plugins = opts->password_required ? PASSWORD_PLUGINS :
+		PASSWORD_PLUGINS "," PASSWORDLESS_PLUGINS;
 
 	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, opts->charset);
 	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
@@ -107,7 +107,6 @@ set_client_options(MYSQL *mysql, const SourceOptions *opts, unsigned int timeout
 	/* "localhost" without a socket means TCP, never the default socket */
 	mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
 	mysql_options(mysql, MARIADB_OPT_RESTRICTED_AUTH, plugins);
-	pfree(plugins);
 	/* TIMESTAMP values arrive as UTC wall time; convert.c relies on it. */
 	mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 

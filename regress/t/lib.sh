@@ -311,3 +311,17 @@ t_finish() {
 	timeout 60 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $T_DB WITH (FORCE)" >/dev/null 2>&1
 	rm -rf "$T_WORK"
 }
+
+# ---------------------------------------------------------------- crashes
+
+# The size of the PostgreSQL server log now; t_crashes_since OFFSET prints
+# the lines written since that show a process that died of a signal (a
+# crash restarts every session of the cluster).
+t_log_offset() {
+	stat -c %s "$PYPELINE_TMP/postgres.log"
+}
+
+t_crashes_since() {
+	tail -c +"$(($1 + 1))" "$PYPELINE_TMP/postgres.log" |
+		grep -E 'terminated by signal|was terminated by exception|server process .* exited with exit code [^0]|terminating any other active server processes'
+}
