@@ -25,6 +25,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pypeline_process_etl);
@@ -401,6 +402,12 @@ etl_error_context(void *arg)
 static void
 require_may_run(EtlDefinition *def)
 {
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(def->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of %s \"%s\" (role OID %u) no longer exists",
+						etl_kind_name(def->kind), def->name, def->owner),
+				 errhint("Drop the ETL with pypeline.drop_etl, or define it again as another role.")));
 	if (!privilege_may_act_for(def->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
