@@ -41,6 +41,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -88,13 +89,21 @@ worker_launch(TaskLaunch *launch)
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
+static int	workers_available(Oid role);
+
+/* A worker for each role whose queued tasks have none (and may have one). */
 static void
 launch_stranded_tasks(void)
 {
 	ListCell   *lc;
 
 	foreach(lc, task_stranded())
-		(void) worker_launch(lfirst(lc));
+	{
+		TaskLaunch *launch = lfirst(lc);
+
+		if (workers_available(launch->role) > 0)
+			(void) worker_launch(launch);
+	}
 }
 
 /* The most pypeline workers a role may run at once. */
@@ -247,6 +256,7 @@ pypeline_wait(PG_FUNCTION_ARGS)
 
 /* ---- inside the worker ---- */
 
+
 /*
  * A worker's work is a series of steps, each its own transaction, started
  * and ended in one function; what a step returns is copied into the
@@ -275,6 +285,49 @@ static char *
 keep(const char *value)
 {
 	return value ? MemoryContextStrdup(task_context, value) : NULL;
+}
+
+/*
+ * A worker runs only while it holds one of its role's worker slots: a
+ * session lock in a space of pypeline's own (advisory locks whose fourth
+ * field is WORKER_SLOT_SPACE, which no SQL function takes: those use 1 and
+ * 2), one per worker the role may run.  Workers launched beyond the limit
+ * (a submit cannot see workers that are still starting) find no free slot
+ * and leave their task to the role's running workers.
+ */
+#define WORKER_SLOT_SPACE 3
+
+static LOCKTAG held_slot;
+static bool holds_slot = false;
+
+/* Takes a free slot of this worker's role, waiting a moment for one. */
+static bool
+take_slot(void)
+{
+	int			limit;
+
+	begin_step();
+	limit = worker_limit(GetUserId());
+	end_step();
+	for (int attempt = 0; attempt < 20 && !holds_slot; attempt++)
+	{
+		for (int slot = 0; slot < limit && !holds_slot; slot++)
+		{
+			SET_LOCKTAG_ADVISORY(held_slot, MyDatabaseId, GetUserId(), slot, WORKER_SLOT_SPACE);
+			holds_slot = LockAcquire(&held_slot, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+		}
+		if (!holds_slot)
+			pg_usleep(50000L);
+	}
+	return holds_slot;
+}
+
+static void
+release_slot(void)
+{
+	if (holds_slot)
+		LockRelease(&held_slot, ExclusiveLock, true);
+	holds_slot = false;
 }
 
 static Task *
@@ -489,9 +542,10 @@ pypeline_worker_main(Datum main_arg)
 
 	/*
 	 * The id is either a task of our own or, for a helper of a parallel
-	 * refresh, the parent whose sub-tasks to work through.
+	 * refresh, the parent whose sub-tasks to work through.  With no slot,
+	 * the task stays PENDING for the role's running workers.
 	 */
-	for (;;)
+	while (take_slot())
 	{
 		Task	   *task = claim(task_id);
 
@@ -509,9 +563,19 @@ pypeline_worker_main(Datum main_arg)
 		}
 		MemoryContextReset(task_context);
 		task_id = next_pending(0);
+		if (task_id != 0)
+			continue;
+
+		/*
+		 * A task committed after that look was launched a worker, which may
+		 * have found no slot: look again once the slot is free.
+		 */
+		release_slot();
+		task_id = next_pending(0);
 		if (task_id == 0)
 			break;
 	}
+	release_slot();
 
 	begin_step();
 	launch_stranded_tasks();
