@@ -118,3 +118,42 @@ t_is "$(t_sql "SELECT count(*) FROM pg_tables WHERE tablename = 'ts_sleep_dim'")
 # the server works normally afterwards
 t_is "$(t_sql "SELECT rows FROM pypeline.process_etl('ts_dim', 'dimension')" 2>&1)" 1000 \
 	"stall: a load works again once MariaDB runs"
+
+# ----------------- pg_terminate_backend while MariaDB stalls, default timeouts
+# With read_timeout 3600, only pypeline's own bound on the statement-killing
+# connection (a few seconds per step) stands between pg_terminate_backend
+# and a backend that never ends.
+t_psql >/dev/null <<SQL
+CREATE SERVER patient FOREIGN DATA WRAPPER pypeline_mysql
+	OPTIONS (host '127.0.0.1', port '$MYSQL_PORT', dbname 'pypeline_regress');
+CREATE USER MAPPING FOR CURRENT_USER SERVER patient OPTIONS (username 'etl', password 'etl_secret');
+SELECT pypeline.define_dimension('ts_patient', 'patient', 'SELECT 1 AS id, SLEEP(20) AS slept', 'ts_patient_dim', '{id}');
+SQL
+t_bg "$T_WORK/patient.out" t_stall_patient "SELECT * FROM pypeline.process_etl('ts_patient', 'dimension')"
+patient_job=$T_BG_PID
+if t_wait_mysql_query "%SLEEP(20)%" 30; then
+	backend=$(t_backend_pid t_stall_patient)
+	kill -STOP "$mysqld_pid"
+	start=$(t_now_ms)
+	t_sql "SELECT pg_terminate_backend($backend)" >/dev/null
+	gone=no
+	while [ "$(($(t_now_ms) - start))" -lt 20000 ]; do
+		if [ "$(T_PSQL_TIMEOUT=5 t_sql "SELECT count(*) FROM pg_stat_activity WHERE pid = $backend")" = 0 ]; then
+			gone=yes
+			break
+		fi
+		sleep 0.1
+	done
+	elapsed=$(($(t_now_ms) - start))
+	t_resume_mariadb "$mysqld_pid"
+	if [ "$gone" = yes ] && [ "$elapsed" -lt 10000 ]; then
+		t_ok "stall: a terminated backend ends within 10 s while MariaDB is stopped (${elapsed} ms)"
+	else
+		t_not_ok "stall: a terminated backend ends within 10 s while MariaDB is stopped (${elapsed} ms, gone: $gone)"
+	fi
+else
+	t_not_ok "stall: the patient source started"
+fi
+t_wait_pid "$patient_job" 20
+t_ensure_mariadb
+t_wait_mysql_query_gone "%SLEEP(20)%" 30 >/dev/null
