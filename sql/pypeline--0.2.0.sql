@@ -67,7 +67,7 @@ CREATE TABLE pypeline.dimension (
 	active boolean NOT NULL DEFAULT true,
 	defined_at timestamptz NOT NULL DEFAULT now(),
 	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
-	CHECK (generator IS NULL OR (first_date IS NOT NULL AND last_date IS NOT NULL AND first_date <= last_date)),
+	CHECK (generator IS NULL OR (first_date >= '0001-01-01' AND last_date <= '9999-12-31' AND first_date <= last_date)),
 	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL AND deletes = 'ignore')),
 	CHECK (incremental_column IS NULL OR deletes = 'ignore'),
 	CHECK (beginning_of_time < end_of_time)
@@ -347,6 +347,12 @@ BEGIN
 	PERFORM pypeline._check_target(target);
 	IF first > last THEN
 		RAISE EXCEPTION 'first date % is after last date %', first, last
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the key is YYYYMMDD: years 1 to 9999
+	IF first IS NULL OR last IS NULL OR first < '0001-01-01' OR last > '9999-12-31' THEN
+		RAISE EXCEPTION 'a calendar runs from a date to a date between 0001-01-01 and 9999-12-31, not from % to %',
+			coalesce(first::text, 'NULL'), coalesce(last::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(

@@ -283,7 +283,8 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 		def->end_of_time = text_column(tuple, tupdesc, "end_of_time");
 		def->reject_bad_keys = strcmp(text_column(tuple, tupdesc, "on_bad_key"), "reject") == 0;
 		if (def->natural_key == NIL || def->surrogate_key == NULL ||
-			(!def->is_calendar && (def->server == NULL || def->source_sql == NULL)))
+			(!def->is_calendar && (def->server == NULL || def->source_sql == NULL)) ||
+			(def->is_calendar && (def->first_date == NULL || def->last_date == NULL)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("definition of dimension \"%s\" is incomplete", def->name),
