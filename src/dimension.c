@@ -717,7 +717,8 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 
 	/* only a full source tells which members are gone */
 	if (def->deletes != DELETES_IGNORE && !incremental)
-		counts.deleted = versions_close_deleted(def, stage, etl_list_has_string(target_columns, DELETED));
+		counts.deleted = versions_close_deleted(def, stage, etl_list_has_string(target_columns, DELETED),
+												&counts);
 	if (def->incremental_column)
 		etl_advance_watermark(def, stage);
 	stage_drop(stage);

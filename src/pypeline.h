@@ -368,7 +368,8 @@ extern void dimension_complete_inferred(EtlDefinition *def, const char *stage, L
 extern void versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 						   List *attributes, bool has_inferred, bool has_deleted,
 						   LoadCounts *counts);
-extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted);
+extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted,
+									  LoadCounts *counts);
 
 /* ----------------------------------------------------------------
  * schema.c: source columns that changed since the target was made

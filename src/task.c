@@ -221,7 +221,23 @@ task_stranded(void)
 	return stranded;
 }
 
-/* A task of the caller's, after reaping. */
+/* A copy in the memory of the caller of SPI_connect, which SPI_finish keeps. */
+static char *
+upper_copy(const char *value)
+{
+	char	   *copy;
+
+	if (value == NULL)
+		return NULL;
+	copy = SPI_palloc(strlen(value) + 1);
+	strcpy(copy, value);
+	return copy;
+}
+
+/*
+ * A task of the caller's, after reaping; its strings and result are in the
+ * memory of the caller of SPI_connect.
+ */
 TaskView
 task_read(int64 task_id)
 {
@@ -243,11 +259,11 @@ task_read(int64 task_id)
 				 errmsg("task " INT64_FORMAT " does not exist or belongs to another role", task_id)));
 	tuple = SPI_tuptable->vals[0];
 	tupdesc = SPI_tuptable->tupdesc;
-	view.state = SPI_getvalue(tuple, tupdesc, 1);
+	view.state = upper_copy(SPI_getvalue(tuple, tupdesc, 1));
 	view.result = SPI_getbinval(tuple, tupdesc, 2, &view.result_isnull);
 	if (!view.result_isnull)
 		view.result = SPI_datumTransfer(view.result, false, -1);
-	view.error = SPI_getvalue(tuple, tupdesc, 3);
+	view.error = upper_copy(SPI_getvalue(tuple, tupdesc, 3));
 	view.submitted_here = SPI_getvalue(tuple, tupdesc, 4) &&
 		strcmp(SPI_getvalue(tuple, tupdesc, 4), "t") == 0;
 	return view;

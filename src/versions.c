@@ -32,6 +32,9 @@
 
 #define SCD_COLUMNS "valid_from, valid_to, version, is_current"
 
+/* Where a hard delete closes the version of pypeline_gone g it applies to. */
+#define CLOSING_INSTANT "greatest(now(), g.valid_from + interval '1 microsecond')"
+
 /* "t.a, t.b" or "ROW(NULL)" for no columns, for ROW(...) comparisons */
 static char *
 row_of(List *columns, const char *alias)
@@ -111,14 +114,33 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 			appendStringInfo(&columns, ", s.%s", col);
 	}
 
+	/*
+	 * pypeline_start is where a row's version would start: a new member's
+	 * first version at beginning_of_time, a later one at its change
+	 * instant; a member's next version at its change instant if that is
+	 * after the current version's start, else at the load's time (but never
+	 * at or before that start); a member that comes back after its latest
+	 * version was closed at its change instant if that is after the close,
+	 * else at the load's time, so the period it was absent stays a gap.
+	 * The versions of a member in one run then start where the rows say,
+	 * each pushed to a microsecond after the one before if it would not be
+	 * later: no interval is ever empty, reversed or overlapping.
+	 */
 	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_changes ON COMMIT DROP AS "
-					  "SELECT %s%s, pypeline_key, pypeline_version, pypeline_since FROM ("
+					  "SELECT %s%s, pypeline_key, pypeline_version, pypeline_moved, "
+					  "  max(pypeline_start - pypeline_m * interval '1 microsecond') OVER v "
+					  "    + pypeline_m * interval '1 microsecond' AS pypeline_since "
+					  "FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY pypeline_n) AS pypeline_m FROM ("
 					  "  SELECT %s%s, l.pypeline_key, l.pypeline_version, l.pypeline_open, "
 					  "    CASE WHEN l.pypeline_key IS NULL AND row_number() OVER w = 1 THEN %s::timestamptz "
 					  "         WHEN l.pypeline_key IS NULL THEN s.pypeline_instant "
-					  "         WHEN l.pypeline_current AND s.pypeline_instant <= l.pypeline_from THEN now() "
+					  "         WHEN l.pypeline_current AND s.pypeline_instant <= l.pypeline_from "
+					  "           THEN greatest(now(), l.pypeline_from + interval '1 microsecond') "
 					  "         WHEN l.pypeline_current THEN s.pypeline_instant "
-					  "         ELSE greatest(s.pypeline_instant, l.pypeline_to) END AS pypeline_since, "
+					  "         WHEN s.pypeline_instant > l.pypeline_to THEN s.pypeline_instant "
+					  "         ELSE greatest(now(), l.pypeline_to) END AS pypeline_start, "
+					  "    %s AND l.pypeline_current AND s.pypeline_instant <= l.pypeline_from "
+					  "      AND l.pypeline_from >= now() AS pypeline_moved, "
 					  "    row_number() OVER w AS pypeline_n, "
 					  "    ROW(%s) IS DISTINCT FROM lag(ROW(%s)) OVER w AS pypeline_differs_from_previous, "
 					  "    ROW(%s) IS DISTINCT FROM ROW(%s) AS pypeline_differs_from_latest "
@@ -131,16 +153,19 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 					  "  WINDOW w AS (PARTITION BY %s ORDER BY s.pypeline_instant)"
 					  ") x "
 					  "WHERE CASE WHEN pypeline_n > 1 THEN pypeline_differs_from_previous "
-					  "           ELSE pypeline_key IS NULL OR NOT pypeline_open OR pypeline_differs_from_latest END",
+					  "           ELSE pypeline_key IS NULL OR NOT pypeline_open OR pypeline_differs_from_latest END"
+					  ") y WINDOW v AS (PARTITION BY %s ORDER BY pypeline_m ROWS UNBOUNDED PRECEDING)",
 					  etl_column_list(def->natural_key, NULL),
 					  attributes != NIL ? psprintf(", %s", etl_column_list(attributes, NULL)) : "",
+					  etl_column_list(def->natural_key, NULL),
 					  skey, columns.data,
 					  quote_literal_cstr(def->beginning_of_time),
+					  def->change_date_column ? "true" : "false",
 					  row_of(tracked, "s"), row_of(tracked, "s"),
 					  row_of(tracked, "s"), row_of(tracked, "l"),
 					  skey, change_instant(def, cursor), stage,
 					  etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
-					  skey),
+					  skey, etl_column_list(def->natural_key, NULL)),
 			 SPI_OK_UTILITY);
 }
 
@@ -220,6 +245,22 @@ rekey_facts(EtlDefinition *def)
 	}
 }
 
+/*
+ * Says (NOTICE, and in the run log's message) that instants were moved to
+ * keep a member's versions in order.
+ */
+static void
+note_moved(EtlDefinition *def, LoadCounts *counts, uint64 moved, const char *why)
+{
+	char	   *line = psprintf("%llu %s: they take effect just after it",
+								(unsigned long long) moved, why);
+
+	ereport(NOTICE,
+			(errmsg("dimension \"%s\": %s", def->name, line),
+			 errhint("A version never starts before the one it follows; check the source's dates.")));
+	counts->message = counts->message ? psprintf("%s; %s", counts->message, line) : line;
+}
+
 void
 versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List *attributes,
 			   bool has_inferred, bool has_deleted, LoadCounts *counts)
@@ -227,6 +268,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	List	   *in_place = list_concat_copy(def->type1_columns, def->current_only_columns);
 	bool		in_place_work = in_place != NIL || has_inferred;
 	uint64		existing;		/* staged members the dimension has */
+	uint64		moved;
 	List	   *tracked = NIL;
 	char	   *key = etl_column_list(def->natural_key, NULL);
 	char	   *skey = etl_column_list(def->natural_key, "s");
@@ -262,7 +304,6 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 				 SPI_OK_UTILITY);
 		if (has_inferred)
 			dimension_complete_inferred(def, "pypeline_latest_source", attributes);
-		overwrite_in_place(def, "pypeline_latest_source");
 	}
 
 	existing = collect_latest_versions(def, stage, tracked, has_deleted);
@@ -307,6 +348,19 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 					  etl_column_list(def->natural_key, "c")),
 			 SPI_OK_INSERT);
 
+
+	/*
+	 * Only now that the versions this run closes keep what they held, and
+	 * the new ones exist: type1 columns on the current version, type1_all
+	 * on every version, the new ones included.
+	 */
+	if (in_place_work)
+		overwrite_in_place(def, "pypeline_latest_source");
+
+	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_changes WHERE pypeline_moved");
+	if (moved > 0)
+		note_moved(def, counts, moved, "changes were dated at or before the start of their member's current version, which is in the future");
+
 	rekey_facts(def);
 
 	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
@@ -335,7 +389,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
  * truncated source must not wipe the dimension.  Returns the members closed.
  */
 uint64
-versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
+versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, LoadCounts *counts)
 {
 	char	   *live = psprintf("t.is_current AND t.%s <> -1 AND NOT %s%s",
 								quote_identifier(def->surrogate_key),
@@ -346,6 +400,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
 								etl_join_condition(def->natural_key, "t", def->natural_key, "s"));
 	uint64		current = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
 	uint64		missing = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
+	uint64		moved;
 
 	if (missing == 0)
 		return 0;
@@ -367,8 +422,12 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
 	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_gone ON COMMIT DROP AS "
 					  "SELECT t.* FROM %s t WHERE %s", def->target_quoted, gone),
 			 SPI_OK_UTILITY);
-	etl_exec(psprintf("UPDATE %s t SET valid_to = now(), is_current = false "
-					  "FROM pypeline_gone g WHERE t.%s = g.%s",
+	/* never at or before the start of the version closed (one in the future) */
+	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= now()");
+	if (moved > 0)
+		note_moved(def, counts, moved, "members left the source while their current version starts in the future");
+	etl_exec(psprintf("UPDATE %s t SET valid_to = " CLOSING_INSTANT ", is_current = false "
+					  "FROM pg_temp.pypeline_gone g WHERE t.%s = g.%s",
 					  def->target_quoted, quote_identifier(def->surrogate_key),
 					  quote_identifier(def->surrogate_key)),
 			 SPI_OK_UPDATE);
@@ -387,7 +446,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted)
 				copied = lappend(copied, column);
 		}
 		etl_exec(psprintf("INSERT INTO %s (%s, " SCD_COLUMNS ", deleted) "
-						  "SELECT %s, now(), %s::timestamptz, g.version + 1, true, true FROM pypeline_gone g",
+						  "SELECT %s, " CLOSING_INSTANT ", %s::timestamptz, g.version + 1, true, true FROM pg_temp.pypeline_gone g",
 						  def->target_quoted, etl_column_list(copied, NULL),
 						  etl_column_list(copied, "g"), quote_literal_cstr(def->end_of_time)),
 				 SPI_OK_INSERT);

@@ -214,7 +214,7 @@ pypeline_wait(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	MemoryContext poll_context;
 	TaskView	view;
-	char	   *state;
+	text	   *state;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -226,12 +226,18 @@ pypeline_wait(PG_FUNCTION_ARGS)
 													   TimestampTzGetDatum(GetCurrentTimestamp()),
 													   PG_GETARG_DATUM(1)));
 	poll_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline wait poll", ALLOCSET_SMALL_SIZES);
-	SPI_connect();
 	for (;;)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(poll_context);
+		MemoryContext oldcxt;
 
+		/* a look per poll, in memory the next poll frees */
+		MemoryContextReset(poll_context);
+		oldcxt = MemoryContextSwitchTo(poll_context);
+		SPI_connect();
 		view = task_read(task_id);
+		if (!task_is_final(view.state) && !view.submitted_here)
+			launch_stranded_tasks();
+		SPI_finish();
 		MemoryContextSwitchTo(oldcxt);
 		if (task_is_final(view.state))
 			break;
@@ -242,16 +248,13 @@ pypeline_wait(PG_FUNCTION_ARGS)
 					 errhint("COMMIT first, then wait.")));
 		if (GetCurrentTimestamp() >= deadline)
 			break;
-		launch_stranded_tasks();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(poll_context);
 	}
-	state = pstrdup(view.state);
-	SPI_finish();
+	state = cstring_to_text(view.state);
 	MemoryContextDelete(poll_context);
-	PG_RETURN_TEXT_P(cstring_to_text(state));
+	PG_RETURN_TEXT_P(state);
 }
 
 /* ---- inside the worker ---- */
