@@ -470,6 +470,144 @@ CREATE VIEW pypeline.progress AS
 GRANT SELECT ON pypeline.progress TO PUBLIC;
 
 -------------------------------------------------------------------------------
+-- Invariants a user (and every test) can check after a run.  Read-only, as the
+-- caller, who needs SELECT on the tables.  One row per invariant violated,
+-- with how many rows or members violate it and one of them.
+-------------------------------------------------------------------------------
+CREATE FUNCTION pypeline._violations(rule text, query text)
+RETURNS TABLE (invariant text, violations bigint, example text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	found bigint;
+	one text;
+BEGIN
+	EXECUTE format('SELECT count(*), min(example) FROM (%s) v', query) INTO found, one;
+	IF found > 0 THEN
+		RETURN QUERY SELECT rule, found, one;
+	END IF;
+END $$;
+
+CREATE FUNCTION pypeline.check_dimension(name text)
+RETURNS TABLE (invariant text, violations bigint, example text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d pypeline.dimension;
+	t text;
+	sk text;
+	nk text;
+	members text;
+BEGIN
+	SELECT * INTO d FROM pypeline.dimension WHERE dimension.name = check_dimension.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'dimension "%" is not defined', check_dimension.name
+			USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM pypeline.etls lists the defined ETLs.';
+	END IF;
+	t := format('%I.%I', d.target_schema, d.target_table);
+	IF to_regclass(t) IS NULL THEN
+		RAISE EXCEPTION 'table % of dimension "%" does not exist', t, d.name
+			USING ERRCODE = 'undefined_table', HINT = 'Run the dimension first.';
+	END IF;
+	sk := quote_ident(d.surrogate_key);
+	nk := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(d.natural_key) c);
+	members := format('SELECT *, ROW(%s)::text AS pypeline_member FROM %s WHERE %s <> -1', nk, t, sk);
+	RETURN QUERY SELECT * FROM pypeline._violations('the unknown member (key -1) exists',
+		format('SELECT ''-1'' AS example WHERE NOT EXISTS (SELECT 1 FROM %s WHERE %s = -1)', t, sk));
+	IF d.scd_type <> 2 THEN
+		RETURN QUERY SELECT * FROM pypeline._violations('one row per natural key',
+			format('SELECT pypeline_member AS example FROM (%s) m GROUP BY pypeline_member HAVING count(*) > 1', members));
+		RETURN;
+	END IF;
+	RETURN QUERY SELECT * FROM pypeline._violations('an interval ends after it starts',
+		format('SELECT pypeline_member AS example FROM (%s) m WHERE valid_to <= valid_from', members));
+	RETURN QUERY SELECT * FROM pypeline._violations('the versions of a member do not overlap',
+		format('SELECT pypeline_member AS example FROM (SELECT pypeline_member, valid_from, '
+		       '  lag(valid_to) OVER (PARTITION BY pypeline_member ORDER BY valid_from, %s) AS previous_to FROM (%s) m) v '
+		       'WHERE previous_to > valid_from', sk, members));
+	IF d.deletes <> 'invalidate' THEN
+		-- only a member closed by deletes => 'invalidate' may be absent for a while
+		RETURN QUERY SELECT * FROM pypeline._violations('each version starts where the one before ends',
+			format('SELECT pypeline_member AS example FROM (SELECT pypeline_member, valid_from, '
+			       '  lag(valid_to) OVER (PARTITION BY pypeline_member ORDER BY valid_from, %s) AS previous_to FROM (%s) m) v '
+			       'WHERE previous_to < valid_from', sk, members));
+		RETURN QUERY SELECT * FROM pypeline._violations('every member has a current version',
+			format('SELECT pypeline_member AS example FROM (%s) m GROUP BY pypeline_member '
+			       'HAVING count(*) FILTER (WHERE is_current) = 0', members));
+	END IF;
+	RETURN QUERY SELECT * FROM pypeline._violations('a member has at most one current version',
+		format('SELECT pypeline_member AS example FROM (%s) m GROUP BY pypeline_member '
+		       'HAVING count(*) FILTER (WHERE is_current) > 1', members));
+	RETURN QUERY SELECT * FROM pypeline._violations('the current version is the latest and ends at end_of_time',
+		format('SELECT pypeline_member AS example FROM (SELECT pypeline_member, is_current, valid_to, '
+		       '  valid_from = max(valid_from) OVER (PARTITION BY pypeline_member) AS latest FROM (%s) m) v '
+		       'WHERE is_current AND (NOT latest OR valid_to <> %L::timestamptz)', members, d.end_of_time));
+	RETURN QUERY SELECT * FROM pypeline._violations('versions are numbered 1 to n in time order',
+		format('SELECT pypeline_member AS example FROM (SELECT pypeline_member, version, '
+		       '  row_number() OVER (PARTITION BY pypeline_member ORDER BY valid_from, %s) AS n FROM (%s) m) v '
+		       'WHERE version <> n', sk, members));
+	RETURN QUERY SELECT * FROM pypeline._violations('the first version starts at beginning_of_time',
+		format('SELECT pypeline_member AS example FROM (%s) m GROUP BY pypeline_member '
+		       'HAVING min(valid_from) <> %L::timestamptz', members, d.beginning_of_time));
+END $$;
+COMMENT ON FUNCTION pypeline.check_dimension IS
+'The invariants a dimension violates (none: no rows): intervals, current versions, version numbers, the unknown member';
+
+CREATE FUNCTION pypeline.check_fact(name text)
+RETURNS TABLE (invariant text, violations bigint, example text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	f pypeline.fact;
+	d pypeline.dimension;
+	t text;
+	dt text;
+	sk text;
+	event text;
+	lookup record;
+BEGIN
+	SELECT * INTO f FROM pypeline.fact WHERE fact.name = check_fact.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'fact "%" is not defined', check_fact.name
+			USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM pypeline.etls lists the defined ETLs.';
+	END IF;
+	t := format('%I.%I', f.target_schema, f.target_table);
+	IF to_regclass(t) IS NULL THEN
+		RAISE EXCEPTION 'table % of fact "%" does not exist', t, f.name
+			USING ERRCODE = 'undefined_table', HINT = 'Run the fact first.';
+	END IF;
+	-- the event time as the instant versions are compared with (as the loads read it)
+	SELECT CASE WHEN a.atttypid = 'timestamptz'::regtype THEN format('f.%I', a.attname)
+	            ELSE format('(CAST(f.%I AS timestamp) AT TIME ZONE ''UTC'')', a.attname) END
+	INTO event FROM pg_attribute a
+	WHERE a.attrelid = t::regclass AND a.attname = f.event_time_column AND NOT a.attisdropped;
+	FOR lookup IN SELECT key FROM jsonb_each(f.lookups) ORDER BY key LOOP
+		SELECT * INTO d FROM pypeline.dimension WHERE dimension.name = lookup.key;
+		CONTINUE WHEN NOT FOUND;
+		dt := format('%I.%I', d.target_schema, d.target_table);
+		sk := quote_ident(d.surrogate_key);
+		RETURN QUERY SELECT * FROM pypeline._violations(format('every %s key is a row of %s', d.surrogate_key, d.target),
+			format('SELECT f.%s::text AS example FROM %s f WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE d.%s = f.%s)',
+			       sk, t, dt, sk, sk));
+		IF d.scd_type = 2 AND event IS NOT NULL THEN
+			RETURN QUERY SELECT * FROM pypeline._violations(
+				format('the %s version of a fact covers its event time, and no other version does', d.name),
+				format('SELECT f.%1$s::text AS example FROM %2$s f JOIN %3$s v ON v.%1$s = f.%1$s '
+				       'WHERE f.%1$s <> -1 AND (NOT (%4$s >= v.valid_from AND %4$s < v.valid_to) '
+				       '  OR (SELECT count(*) FROM %3$s o WHERE ROW(%5$s) = ROW(%6$s) '
+				       '      AND %4$s >= o.valid_from AND %4$s < o.valid_to) <> 1)',
+				       sk, t, dt, event,
+				       (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(d.natural_key) c),
+				       (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(d.natural_key) c)));
+		END IF;
+	END LOOP;
+	IF cardinality(f.degenerate_columns) > 0 THEN
+		RETURN QUERY SELECT * FROM pypeline._violations('no source row is loaded twice (same degenerate columns)',
+			format('SELECT ROW(%1$s)::text AS example FROM %2$s GROUP BY %1$s HAVING count(*) > 1',
+			       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(f.degenerate_columns) c), t));
+	END IF;
+END $$;
+COMMENT ON FUNCTION pypeline.check_fact IS
+'The invariants a fact table violates (none: no rows): dimension keys that exist, versions that cover the event time, rows loaded once';
+
+-------------------------------------------------------------------------------
 -- Asynchronous tasks (the old Celery tasks), run by dynamic background workers
 -------------------------------------------------------------------------------
 CREATE TABLE pypeline.task (

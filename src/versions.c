@@ -250,10 +250,9 @@ rekey_facts(EtlDefinition *def)
  * keep a member's versions in order.
  */
 static void
-note_moved(EtlDefinition *def, LoadCounts *counts, uint64 moved, const char *why)
+note_moved(EtlDefinition *def, LoadCounts *counts, uint64 moved, const char *one, const char *many)
 {
-	char	   *line = psprintf("%llu %s: they take effect just after it",
-								(unsigned long long) moved, why);
+	char	   *line = psprintf("%llu %s", (unsigned long long) moved, moved == 1 ? one : many);
 
 	ereport(NOTICE,
 			(errmsg("dimension \"%s\": %s", def->name, line),
@@ -359,7 +358,9 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 
 	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_changes WHERE pypeline_moved");
 	if (moved > 0)
-		note_moved(def, counts, moved, "changes were dated at or before the start of their member's current version, which is in the future");
+		note_moved(def, counts, moved,
+				   "change was dated before the start of its member's current version, in the future: it takes effect just after that start",
+				   "changes were dated before the start of their member's current version, in the future: they take effect just after that start");
 
 	rekey_facts(def);
 
@@ -425,7 +426,9 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 	/* never at or before the start of the version closed (one in the future) */
 	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= now()");
 	if (moved > 0)
-		note_moved(def, counts, moved, "members left the source while their current version starts in the future");
+		note_moved(def, counts, moved,
+				   "member left the source before its current version starts, in the future: it is closed just after that start",
+				   "members left the source before their current version starts, in the future: they are closed just after that start");
 	etl_exec(psprintf("UPDATE %s t SET valid_to = " CLOSING_INSTANT ", is_current = false "
 					  "FROM pg_temp.pypeline_gone g WHERE t.%s = g.%s",
 					  def->target_quoted, quote_identifier(def->surrogate_key),
