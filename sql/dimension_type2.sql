@@ -6,6 +6,7 @@ SELECT pypeline.define_dimension('user', 'regress_mysql',
 	natural_key => '{user_id}', scd_type => 2, type1_columns => '{email}',
 	change_date_column => 'updated_at');
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 \d user_dim
 SELECT * FROM user_dim WHERE user_key <= 3 ORDER BY user_key;
 SELECT count(*) AS versions, count(*) FILTER (WHERE is_current) AS current FROM user_dim;
@@ -13,6 +14,7 @@ SELECT count(*) AS versions, count(*) FILTER (WHERE is_current) AS current FROM 
 -- rerunning the same source adds no version and rewrites nothing
 CREATE TEMP TABLE before AS SELECT user_key, xmin::text AS version FROM user_dim;
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT count(*) AS versions FROM user_dim;
 SELECT count(*) AS rewritten FROM user_dim d JOIN before b USING (user_key) WHERE d.xmin::text <> b.version;
 
@@ -20,6 +22,7 @@ SELECT count(*) AS rewritten FROM user_dim d JOIN before b USING (user_key) WHER
 -- one closed where the new one starts (the source's change date, in UTC)
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = 'WA', updated_at = '2016-01-15 10:00:00' WHERE id = 42"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT count(*) AS versions FROM user_dim;
 SELECT user_id, state, valid_from AT TIME ZONE 'UTC' AS valid_from, valid_to AT TIME ZONE 'UTC' AS valid_to,
        version, is_current
@@ -29,6 +32,7 @@ FROM user_dim WHERE user_id = 42 ORDER BY version;
 -- every version in place and adds none
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = 'OR', updated_at = '2016-02-01 00:00:00' WHERE id = 7; UPDATE t2_users SET email = 'new42@example.edu' WHERE id = 42"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT user_id, email, state, version, is_current FROM user_dim WHERE user_id IN (7, 42) ORDER BY user_id, version;
 SELECT etl_name, rows_read, rows_inserted, rows_updated, rows_unchanged FROM pypeline.run_log
 WHERE etl_name = 'user' AND status = 'success' ORDER BY id;
@@ -36,7 +40,9 @@ WHERE etl_name = 'user' AND status = 'success' ORDER BY id;
 -- a value back to NULL is a change too; and a rerun is still a no-op
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = NULL, updated_at = '2016-03-01 00:00:00' WHERE id = 42"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT user_id, state, version, is_current FROM user_dim WHERE user_id = 42 ORDER BY version;
 
 -- intervals never overlap and each member has exactly one current version
@@ -55,9 +61,11 @@ SELECT pypeline.define_dimension('user_nodate', 'regress_mysql',
 	natural_key => '{user_id}', scd_type => 2,
 	beginning_of_time => '1900-01-01 00:00:00+00', end_of_time => '9999-12-31 00:00:00+00');
 SELECT * FROM pypeline.process_etl('user_nodate', 'dimension');
+SELECT * FROM check_all();
 \! bash regress/mysql-exec.sh -e "UPDATE t2_users SET state = 'HI' WHERE id = 1"
 BEGIN;
 SELECT * FROM pypeline.process_etl('user_nodate', 'dimension');
+SELECT * FROM check_all();
 SELECT user_id, state, valid_from = now() AS starts_now, valid_to = now() AS ends_now, version
 FROM user_nodate_dim WHERE user_id = 1 ORDER BY version;
 COMMIT;

@@ -19,6 +19,7 @@ COMMIT;
 -- a failing ETL inside a refresh: the whole refresh rolls back, the error
 -- names the ETL, and the failure is kept in the run log
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 SELECT to_regclass('product_dim') IS NULL AS product_rolled_back;
 SELECT wait_for_failed_run('broken');
 SELECT etl_type, etl_name, target, status, message, finished_at >= started_at AS timed
@@ -27,12 +28,14 @@ FROM pypeline.run_log WHERE etl_name IN ('product', 'broken', 'date') ORDER BY i
 -- without it, dimensions run in definition order and the calendar is generated
 SELECT pypeline.set_active('broken', 'dimension', false);
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 SELECT * FROM date_dim ORDER BY date_key;
 SELECT etl_name, rows_read, rows_inserted, rows_unchanged, status FROM pypeline.run_log
 WHERE status = 'success' AND etl_name IN ('product', 'date') ORDER BY id;
 
 -- an incremental refresh leaves the calendar and unchanged members alone
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
+SELECT * FROM check_all();
 SELECT etl_name, rows_read, rows_inserted, rows_updated, rows_unchanged FROM pypeline.run_log
 WHERE status = 'success' AND etl_name IN ('product', 'date') ORDER BY id DESC LIMIT 2;
 

@@ -17,8 +17,10 @@ SELECT etl_type, etl_name, kind FROM pypeline.etls;
 
 -- a fact needs its dimensions loaded
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 \d payment_fact
 SELECT count(*), sum(amount), sum(quantity), count(*) FILTER (WHERE user_key = -1) AS unknown_users
 FROM payment_fact;
@@ -33,14 +35,18 @@ SELECT etl_type, etl_name, value FROM pypeline.watermark;
 -- incremental: only rows past the watermark are read
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments SELECT 1000 + seq, 5, 1, 10, 2, '2013-06-01 12:00:00' FROM seq_1_to_10"
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 SELECT count(*) FROM payment_fact;
 SELECT etl_type, etl_name, value FROM pypeline.watermark;
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 
 -- a late fact finds the version valid at its time, not the current one
 \! bash regress/mysql-exec.sh -e "UPDATE f_users SET state = 'CA', updated_at = '2013-07-01' WHERE id = 5; INSERT INTO f_payments VALUES (2001, 5, 1, 1, 1, '2013-06-15 00:00:00'), (2002, 5, 1, 1, 1, '2013-07-15 00:00:00')"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 SELECT f.id, u.state, u.version FROM payment_fact f JOIN user_dim u USING (user_key)
 WHERE f.id IN (2001, 2002) ORDER BY f.id;
 
@@ -51,6 +57,7 @@ SELECT count(*) AS facts_of_user_6, min(u.version) AS version FROM payment_fact 
 JOIN user_dim u USING (user_key) WHERE u.user_id = 6 AND f.created_at >= '2013-01-20';
 \! bash regress/mysql-exec.sh -e "UPDATE f_users SET state = 'OR', updated_at = '2013-01-20' WHERE id = 6"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT u.version, u.state, count(*) AS facts FROM payment_fact f JOIN user_dim u USING (user_key)
 WHERE u.user_id = 6 GROUP BY 1, 2 ORDER BY 1;
 SELECT count(*) AS wrong_version FROM payment_fact f JOIN user_dim u USING (user_key)
@@ -59,30 +66,36 @@ WHERE (f.created_at AT TIME ZONE 'UTC') < u.valid_from OR (f.created_at AT TIME 
 -- unmatched keys: the unknown member by default (NULL keys too) ...
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments VALUES (3001, 999, 1, 1, 1, '2013-08-01'), (3002, NULL, 1, 1, 1, '2013-08-01'), (3003, 1, 1, 1, 1, '2020-01-01')"
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 SELECT id, user_key, school_key, date_key FROM payment_fact WHERE id > 3000 ORDER BY id;
 
 -- ... an error naming an example key ...
 UPDATE pypeline.fact SET unmatched = 'error';
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_payments VALUES (4001, 998, 1, 1, 1, '2013-08-01')"
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 SELECT etl_type, etl_name, value FROM pypeline.watermark;
 
 -- ... or an inferred member, which the dimension's next load completes
 UPDATE pypeline.fact SET unmatched = 'inferred';
 SELECT * FROM pypeline.process_etl('payment', 'fact');
+SELECT * FROM check_all();
 SELECT user_key > 0 AS real_key, user_id, email, state, version, is_current, inferred
 FROM user_dim WHERE user_id = 998;
 \! bash regress/mysql-exec.sh -e "INSERT INTO f_users VALUES (998, 'late@example.edu', 'NV', '2013-09-01')"
 SELECT * FROM pypeline.process_etl('user', 'dimension');
+SELECT * FROM check_all();
 SELECT user_id, email, state, version, is_current, inferred FROM user_dim WHERE user_id = 998;
 SELECT count(*) AS facts_of_998 FROM payment_fact f JOIN user_dim u USING (user_key) WHERE u.user_id = 998;
 
 -- rebuilding a dimension alone would orphan the facts' keys: refused
 SELECT * FROM pypeline.process_etl('user', 'dimension', delete_existing_table => true);
+SELECT * FROM check_all();
 SELECT * FROM pypeline.refresh_data_warehouse(run_dimensions => true, run_facts => false,
 	delete_existing_tables => true);
 -- rebuilt together, the facts point at the new keys
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 SELECT count(*) AS wrong_links FROM payment_fact f JOIN user_dim u USING (user_key)
 	WHERE u.user_id <> f.id % 100 + 1 AND f.id <= 1000;
 
@@ -92,6 +105,7 @@ SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1', 'bad_fact', look
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1', 'bad_fact', unmatched => 'ignore');
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1 AS x', 'bad_fact', measures => '{y}');
 SELECT * FROM pypeline.process_etl('bad', 'fact');
+SELECT * FROM check_all();
 SELECT pypeline.set_active('bad', 'fact', false);
 SELECT pypeline.set_active('missing', 'fact', false);
 SELECT etl_type, etl_name, active FROM pypeline.etls;

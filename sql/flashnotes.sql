@@ -26,6 +26,7 @@ SELECT * FROM pypeline.test_dimension_source() ORDER BY etl_name;
 
 -- Full load
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 \d payment_fact
 
 -- Members per table (the unknown member, key -1, aside)
@@ -97,6 +98,7 @@ SELECT etl_type, etl_name, value FROM pypeline.watermark;
 \! (echo 'USE flashnotes_regress;'; cat contrib/flashnotes/changes.sql) | bash regress/mysql-exec.sh
 SELECT coalesce(max(id), 0) AS last_run FROM pypeline.run_log \gset
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
+SELECT * FROM check_all();
 SELECT etl_type, etl_name, target, rows_read, rows_inserted, rows_updated, rows_unchanged, status
 FROM pypeline.run_log WHERE id > :last_run AND status = 'success' ORDER BY id;
 
@@ -130,6 +132,7 @@ SELECT etl_type, etl_name, value FROM pypeline.watermark;
 -- a second incremental refresh finds nothing new
 SELECT coalesce(max(id), 0) AS last_run FROM pypeline.run_log \gset
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, false);
+SELECT * FROM check_all();
 SELECT etl_name, rows_inserted, rows_updated FROM pypeline.run_log
 WHERE id > :last_run AND status = 'success' AND (rows_inserted > 0 OR rows_updated > 0) ORDER BY id;
 SELECT count(*) AS versions FROM user_dim WHERE user_key > 0;
@@ -148,6 +151,7 @@ ORDER BY revenue DESC, state;
 -- a full rebuild (what the demo runs first) drops and reloads every table:
 -- the history of type 2 starts again from the source's current state
 SELECT * FROM pypeline.refresh_data_warehouse(true, true, true);
+SELECT * FROM check_all();
 SELECT count(*) AS versions, count(*) FILTER (WHERE is_current) AS current FROM user_dim WHERE user_key > 0;
 SELECT * FROM pg_temp.payment_check();
 SELECT etl_type, etl_name, value FROM pypeline.watermark;

@@ -28,3 +28,24 @@ BEGIN
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;
+
+-- The tests check every ETL's invariants after their runs: no rows, none
+-- violated (pypeline.check_dimension, pypeline.check_fact).
+CREATE FUNCTION check_all() RETURNS TABLE (etl text, invariant text, violations bigint, example text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	e record;
+BEGIN
+	FOR e IN SELECT * FROM (SELECT 'dimension' AS etl_type, name AS etl_name, target_schema, target_table
+	                        FROM pypeline.dimension
+	                        UNION ALL
+	                        SELECT 'fact', name, target_schema, target_table FROM pypeline.fact) t
+	         WHERE to_regclass(format('%I.%I', target_schema, target_table)) IS NOT NULL
+	         ORDER BY 1, 2 LOOP
+		IF e.etl_type = 'dimension' THEN
+			RETURN QUERY SELECT e.etl_name, c.* FROM pypeline.check_dimension(e.etl_name) c;
+		ELSE
+			RETURN QUERY SELECT e.etl_name, c.* FROM pypeline.check_fact(e.etl_name) c;
+		END IF;
+	END LOOP;
+END $$;
