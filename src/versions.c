@@ -194,12 +194,14 @@ overwrite_in_place(EtlDefinition *def, const char *latest_source)
 /*
  * A version that starts in the past (a late change, history loaded now)
  * takes over facts whose event time falls in it, and a version whose
- * interval shrank gives them up: the facts of the members changed in this
- * run are re-keyed to the version valid at their event time.  Facts that
- * do not keep their event time cannot be re-keyed.
+ * interval shrank (a change, a hard delete) gives them up: the facts of the
+ * members in the work table "members" whose version no longer covers their
+ * event time are re-keyed to the version that does, or to the unknown
+ * member if none does (the member was absent then).  Facts that do not keep
+ * their event time cannot be re-keyed.
  */
 static void
-rekey_facts(EtlDefinition *def)
+rekey_facts(EtlDefinition *def, const char *members)
 {
 	const char *sk = quote_identifier(def->surrogate_key);
 	ListCell   *lc;
@@ -213,7 +215,7 @@ rekey_facts(EtlDefinition *def)
 
 		/* the fact table is written with its own owner's rights */
 		if (fact->owner != def->owner)
-			etl_exec(psprintf("GRANT SELECT ON pg_temp.pypeline_changes TO %s",
+			etl_exec(psprintf("GRANT SELECT ON pg_temp.%s TO %s", members,
 							  quote_identifier(privilege_role_name(fact->owner))), SPI_OK_UTILITY);
 		privilege_become(&as_fact_owner, fact->owner, false);
 		if (fact->event_time_column == NULL || !OidIsValid(target_open(fact)) ||
@@ -228,18 +230,16 @@ rekey_facts(EtlDefinition *def)
 			psprintf("f.%s", quote_identifier(fact->event_time_column)) :
 			psprintf("(CAST(f.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(fact->event_time_column));
 		in_version = "%s >= %s.valid_from AND %s < %s.valid_to";
-		etl_exec(psprintf("UPDATE %s f SET %s = v.%s "
-						  "FROM %s o JOIN %s v ON %s "
-						  "WHERE f.%s = o.%s AND v.%s <> o.%s AND %s AND NOT (%s) "
-						  "AND (%s) IN (SELECT %s FROM pg_temp.pypeline_changes)",
-						  fact->target_quoted, sk, sk,
-						  def->target_quoted, def->target_quoted,
+		etl_exec(psprintf("UPDATE %s f SET %s = coalesce((SELECT v.%s FROM %s v WHERE %s AND %s LIMIT 1), -1) "
+						  "FROM %s o WHERE f.%s = o.%s AND NOT (%s) "
+						  "AND (%s) IN (SELECT %s FROM pg_temp.%s)",
+						  fact->target_quoted, sk, sk, def->target_quoted,
 						  etl_join_condition(def->natural_key, "o", def->natural_key, "v"),
-						  sk, sk, sk, sk,
 						  psprintf(in_version, event, "v", event, "v"),
+						  def->target_quoted, sk, sk,
 						  psprintf(in_version, event, "o", event, "o"),
 						  etl_column_list(def->natural_key, "o"),
-						  etl_column_list(def->natural_key, NULL)),
+						  etl_column_list(def->natural_key, NULL), members),
 				 SPI_OK_UPDATE);
 		privilege_restore(&as_fact_owner);
 	}
@@ -362,7 +362,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 				   "change was dated before the start of its member's current version, in the future: it takes effect just after that start",
 				   "changes were dated before the start of their member's current version, in the future: they take effect just after that start");
 
-	rekey_facts(def);
+	rekey_facts(def, "pypeline_changes");
 
 	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
 										  "WHERE pypeline_key IS NULL) x", key));
@@ -454,6 +454,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 						  etl_column_list(copied, "g"), quote_literal_cstr(def->end_of_time)),
 				 SPI_OK_INSERT);
 	}
-	etl_exec("DROP TABLE pypeline_gone", SPI_OK_UTILITY);
+	rekey_facts(def, "pypeline_gone");
+	etl_exec("DROP TABLE pg_temp.pypeline_gone", SPI_OK_UTILITY);
 	return missing;
 }
