@@ -487,6 +487,61 @@ set_as_array(char *raw, unsigned long len)
 }
 
 /*
+ * No value is rounded or cut on the way in: a numeric(p,s) that would round
+ * the source's value, a date that would drop a DATETIME's time of day, a
+ * timestamp(p) that would drop digits of its fraction are errors (cast in
+ * the source query to convert on purpose).  varchar(n), char(n) and the
+ * integer types refuse what does not fit by themselves.
+ */
+static void
+require_exact_numeric(ColumnConverter *cc, char *raw, Datum rounded)
+{
+	Datum		exact = DirectFunctionCall3(numeric_in, CStringGetDatum(raw),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, exact, rounded)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value \"%s\" does not fit %s without rounding", raw,
+						format_type_with_typemod(cc->result_type, cc->result_typmod)),
+				 errhint("Declare a type with more scale, or round in the source query (ROUND(...)) to convert on purpose.")));
+}
+
+/* the digits after the seconds are all zero from position "from" on */
+static bool
+zeros_from(const char *raw, unsigned long len, unsigned long from)
+{
+	for (unsigned long i = from; i < len; i++)
+		if (raw[i] != '0')
+			return false;
+	return true;
+}
+
+static void
+require_exact_temporal(ColumnConverter *cc, const char *raw, unsigned long len)
+{
+	/* MySQL sends 'YYYY-MM-DD HH:MM:SS[.ffffff]' for DATETIME and TIMESTAMP */
+	bool		has_time = len >= 19 && raw[10] == ' ';
+	int			precision = cc->result_typmod;
+
+	if (!has_time)
+		return;
+	if (cc->result_type == DATEOID &&
+		!(strncmp(raw + 11, "00:00:00", 8) == 0 && (len == 19 || zeros_from(raw, len, 20))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+				 errmsg("value \"%s\" would lose its time of day as a date", raw),
+				 errhint("Declare timestamp, or convert in the source query (CAST(... AS DATE)) to drop the time on purpose.")));
+	if ((cc->result_type == TIMESTAMPOID || cc->result_type == TIMESTAMPTZOID) &&
+		precision >= 0 && len > 20 && !zeros_from(raw, len, 20 + (unsigned long) precision))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+				 errmsg("value \"%s\" would lose digits of its fraction as %s", raw,
+						format_type_with_typemod(cc->result_type, cc->result_typmod)),
+				 errhint("Declare a timestamp with more precision, or round in the source query.")));
+}
+
+/*
  * Converts one value of the text protocol ("raw" is NUL-terminated, "len"
  * bytes long, NULL for SQL NULL) into a Datum of cc->result_type.
  */
@@ -516,6 +571,7 @@ convert_value(ColumnConverter *cc, const SourceOptions *options,
 						 errmsg("zero date \"%s\" has no PostgreSQL equivalent", raw),
 						 errhint("Set option zero_dates 'null' on the server to load zero dates as NULL.")));
 			}
+			require_exact_temporal(cc, raw, len);
 			/* a typmod (a caller's timestamp(0)) rounds: input function */
 			if (cc->input_typmod < 0 &&
 				((parse_type(cc) == DATEOID && mysql_date(raw, len, &value)) ||
@@ -525,6 +581,8 @@ convert_value(ColumnConverter *cc, const SourceOptions *options,
 			break;
 		case CONVERT_INPUT_FUNCTION:
 			value = InputFunctionCall(&cc->input, raw, cc->input_ioparam, cc->input_typmod);
+			if (cc->result_type == NUMERICOID && cc->input_typmod >= 0)
+				require_exact_numeric(cc, raw, value);
 			break;
 		case CONVERT_BOOL_FROM_INT:
 			if (cc->result_type == BOOLOID)

@@ -687,6 +687,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	if (def->scd_type == 2)
 		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
 	etl_require_target_columns(def, needed);
+	target_require_lossless(def, cursor, stage, list_concat_copy(def->natural_key, attributes), def->natural_key);
 	target_columns = etl_table_columns(def->target_quoted);
 
 	if (created && etl_count(psprintf("SELECT count(*) - count(DISTINCT (%s)) FROM pg_temp.%s",

@@ -352,6 +352,8 @@ fact_load(EtlDefinition *def, bool rebuild)
 		catalog_forget_watermark(def);
 	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
 	etl_require_target_columns(def, needed);
+	target_require_lossless(def, cursor, stage, stored_columns(def, etl_table_columns(def->target_quoted)),
+							def->degenerate_columns);
 
 	foreach(lc, resolved)
 	{

@@ -315,6 +315,8 @@ extern void target_create(EtlDefinition *def, const char *derived_ddl);
 extern void target_drop(EtlDefinition *def);
 extern bool target_prepare(EtlDefinition *def, bool rebuild, const char *derived_ddl,
 						   void (*before_drop) (EtlDefinition *def, void *arg), void *arg);
+extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
+									List *columns, List *label);
 
 /* ----------------------------------------------------------------
  * etl.c: running ETLs

@@ -223,3 +223,60 @@ target_prepare(EtlDefinition *def, bool rebuild, const char *derived_ddl,
 		target_create(def, derived_ddl);
 	return !exists;
 }
+
+/*
+ * Refuses a load whose values would change on their way into the target:
+ * a staged column whose type differs from the target column's (a
+ * target_ddl's numeric(4,1), date or varchar(10) for a source DECIMAL(10,2),
+ * DATETIME or TEXT) must survive the cast there and back.  "label" lists
+ * the columns that name a row in the message (natural key, degenerate
+ * columns).
+ */
+void
+target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
+						List *columns, List *label)
+{
+	Oid			relid = target_open(def);
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		const char *column = lfirst(lc);
+		int			i = etl_source_column_index(cursor, column);
+		AttrNumber	attnum = get_attnum(relid, column);
+		Oid			typid;
+		int32		typmod;
+		Oid			collation;
+		char	   *target_type;
+		char	   *staged_type;
+		const char *col;
+
+		if (i < 0 || attnum == InvalidAttrNumber)
+			continue;
+		get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collation);
+		if (typid == cursor->columns[i].mapped_type && typmod == cursor->columns[i].mapped_typmod)
+			continue;
+		target_type = format_type_with_typemod(typid, typmod);
+		staged_type = convert_mapped_type_name(&cursor->columns[i]);
+		col = quote_identifier(column);
+		etl_exec(psprintf("SELECT s.%s::text, CAST(s.%s AS %s)::text, %s FROM pg_temp.%s s "
+						  "WHERE s.%s IS NOT NULL AND CAST(CAST(s.%s AS %s) AS %s) IS DISTINCT FROM s.%s LIMIT 1",
+						  col, col, target_type,
+						  label != NIL ? psprintf("ROW(%s)::text", etl_column_list(label, "s")) : "NULL",
+						  stage, col, col, target_type, staged_type, col),
+				 SPI_OK_SELECT);
+		if (SPI_processed > 0)
+		{
+			char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			char	   *stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			char	   *row = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("value \"%s\" of source column \"%s\" would be stored as \"%s\" in column %s %s of table %s",
+							value, column, stored, col, target_type, def->target),
+					 row ? errdetail("The source row has %s = %s.", etl_column_list(label, NULL), row) : 0,
+					 errhint("Widen the column of the target, or convert in the source query to change the value on purpose.")));
+		}
+	}
+}
