@@ -18,6 +18,8 @@ OBJS = \
 	src/source.o \
 	src/convert.o \
 	src/query.o \
+	src/deparse.o \
+	src/execute.o \
 	src/stage.o \
 	src/catalog.o \
 	src/target.o \
@@ -26,7 +28,7 @@ OBJS = \
 	src/schema.o \
 	src/fact.o \
 	src/runlog.o \
-	src/etl.o \
+	src/run.o \
 	src/progress.o \
 	src/task.o \
 	src/worker.o

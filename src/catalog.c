@@ -367,6 +367,32 @@ catalog_forget_watermark(EtlDefinition *def)
 							2, argtypes, args, NULL, SPI_OK_DELETE);
 }
 
+/*
+ * Saves the highest incremental_column value of the staged rows, in the
+ * transaction that loads them; an empty increment keeps the watermark.
+ */
+void
+catalog_advance_watermark(EtlDefinition *def, const char *stage)
+{
+	char	   *column = pstrdup(quote_identifier(def->incremental_column));
+	char	   *type = exec_column_type(psprintf("pg_temp.%s", stage), def->incremental_column);
+	char	   *value;
+
+	/* as MySQL reads literals: ISO dates, and instants in the connection's UTC */
+	if (strcmp(type, "timestamp with time zone") == 0)
+		column = psprintf("to_char(max(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", column);
+	else if (strcmp(type, "timestamp without time zone") == 0)
+		column = psprintf("to_char(max(%s), 'YYYY-MM-DD HH24:MI:SS.US')", column);
+	else if (strcmp(type, "date") == 0)
+		column = psprintf("to_char(max(%s), 'YYYY-MM-DD')", column);
+	else
+		column = psprintf("max(%s)::text", column);
+	exec_sql(psprintf("SELECT %s FROM pg_temp.%s", column, stage), SPI_OK_SELECT);
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (value != NULL)
+		catalog_save_watermark(def, value);
+}
+
 /* ---- writing definitions (the define functions, set_active, drop_etl) ---- */
 
 /* The owner of an existing definition, InvalidOid if there is none. */

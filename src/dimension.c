@@ -45,24 +45,12 @@ attribute_columns(EtlDefinition *def, SourceCursor *cursor)
 	{
 		char	   *name = cursor->columns[i].name;
 
-		if (etl_list_has_string(def->natural_key, name))
+		if (string_list_member(def->natural_key, name))
 			continue;
 		if (def->change_date_column && strcmp(def->change_date_column, name) == 0)
 			continue;
 		result = lappend(result, name);
 	}
-	return result;
-}
-
-static List *
-list_difference_strings(List *all, List *remove)
-{
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	foreach(lc, all)
-		if (!etl_list_has_string(remove, lfirst(lc)))
-			result = lappend(result, lfirst(lc));
 	return result;
 }
 
@@ -88,8 +76,8 @@ refuse_orphaning_facts(EtlDefinition *def, void *arg)
 		if (facts_rebuilt_too && fact->active)
 			continue;
 		privilege_become(&as_fact_owner, fact->owner, false);
-		has_rows = etl_table_exists(fact->target_quoted) &&
-			etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x", fact->target_quoted)) > 0;
+		has_rows = exec_table_exists(fact->target_quoted) &&
+			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x", fact->target_quoted)) > 0;
 		privilege_restore(&as_fact_owner);
 		if (has_rows)
 			ereport(ERROR,
@@ -115,7 +103,7 @@ dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
 	bool		unknown = natural_key_exprs == NIL;
 	SPITupleTable *columns;
 
-	etl_exec(psprintf("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+	exec_sql(psprintf("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
 					  "  a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', "
 					  "  t.typcategory "
 					  "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
@@ -200,7 +188,7 @@ insert_unknown_member(EtlDefinition *def)
 	initStringInfo(&names);
 	initStringInfo(&values);
 	dimension_placeholder(def, NIL, &names, &values);
-	etl_exec(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE VALUES (%s)",
+	exec_sql(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE VALUES (%s)",
 					  def->target_quoted, names.data, values.data),
 			 SPI_OK_INSERT);
 }
@@ -208,7 +196,7 @@ insert_unknown_member(EtlDefinition *def)
 static char *
 mapped_type_of(SourceCursor *cursor, const char *column)
 {
-	return convert_mapped_type_name(&cursor->columns[etl_source_column_index(cursor, column)]);
+	return convert_mapped_type_name(&cursor->columns[source_column_index(cursor, column)]);
 }
 
 /*
@@ -243,17 +231,17 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *attributes)
 static void
 create_key_indexes(EtlDefinition *def)
 {
-	char	   *key = etl_column_list(def->natural_key, NULL);
+	char	   *key = deparse_columns(def->natural_key, NULL);
 
 	if (def->scd_type == 2)
 	{
-		etl_exec(psprintf("CREATE UNIQUE INDEX ON %s (%s) WHERE " IS_CURRENT, def->target_quoted, key),
+		exec_sql(psprintf("CREATE UNIQUE INDEX ON %s (%s) WHERE " IS_CURRENT, def->target_quoted, key),
 				 SPI_OK_UTILITY);
-		etl_exec(psprintf("CREATE INDEX ON %s (%s, " VALID_FROM ")", def->target_quoted, key),
+		exec_sql(psprintf("CREATE INDEX ON %s (%s, " VALID_FROM ")", def->target_quoted, key),
 				 SPI_OK_UTILITY);
 	}
 	else
-		etl_exec(psprintf("CREATE UNIQUE INDEX ON %s (%s)", def->target_quoted, key),
+		exec_sql(psprintf("CREATE UNIQUE INDEX ON %s (%s)", def->target_quoted, key),
 				 SPI_OK_UTILITY);
 }
 
@@ -291,9 +279,9 @@ reject_rows(EtlDefinition *def, const char *stage, const char *condition, const 
 												"  natural_key, reason, source_row, owner) "
 												"SELECT 'dimension', $1, now(), ROW(%s)::text, $2, to_jsonb(s), $3::regrole "
 												"FROM pg_temp.%s s WHERE %s",
-												etl_column_list(def->natural_key, "s"), stage, condition),
+												deparse_columns(def->natural_key, "s"), stage, condition),
 									   3, argtypes, args, NULL, SPI_OK_INSERT);
-	etl_exec(psprintf("DELETE FROM pg_temp.%s s WHERE %s", stage, condition), SPI_OK_DELETE);
+	exec_sql(psprintf("DELETE FROM pg_temp.%s s WHERE %s", stage, condition), SPI_OK_DELETE);
 	return rejected;
 }
 
@@ -309,7 +297,7 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 	/* a member's history (several change dates) is not a repeated key */
 	List	   *unique_key = def->scd_type == 2 && def->change_date_column ?
 		lappend(list_copy(def->natural_key), def->change_date_column) : def->natural_key;
-	char	   *key = etl_column_list(unique_key, "s");
+	char	   *key = deparse_columns(unique_key, "s");
 	char	   *repeated;
 	uint64		nulls;
 	uint64		rejected = 0;
@@ -322,7 +310,7 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 						 quote_identifier(lfirst(lc)));
 	if (def->reject_bad_keys)
 		rejected += reject_rows(def, stage, null_test.data, "NULL natural key");
-	nulls = etl_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
+	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
 	if (nulls > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
@@ -335,7 +323,7 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 						key, key, stage, key);
 	if (def->reject_bad_keys)
 		rejected += reject_rows(def, stage, repeated, "natural key repeated in the source");
-	etl_exec(psprintf("SELECT ROW(%s)::text, count(*) FROM pg_temp.%s s GROUP BY %s "
+	exec_sql(psprintf("SELECT ROW(%s)::text, count(*) FROM pg_temp.%s s GROUP BY %s "
 					  "HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 1", key, stage, key),
 			 SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -356,14 +344,14 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 static void
 classify(EtlDefinition *def, const char *stage, List *attributes, bool has_inferred, LoadCounts *counts)
 {
-	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
+	char	   *key_match = deparse_join(def->natural_key, "t", def->natural_key, "s");
 
-	etl_exec(psprintf("SELECT count(*) FILTER (WHERE t.%s IS NULL), "
+	exec_sql(psprintf("SELECT count(*) FILTER (WHERE t.%s IS NULL), "
 					  "  count(*) FILTER (WHERE t.%s IS NOT NULL AND (%s%s)) "
 					  "FROM pg_temp.%s s LEFT JOIN %s t ON %s%s",
 					  quote_identifier(def->surrogate_key), quote_identifier(def->surrogate_key),
 					  def->scd_type == 0 ? "false" :
-					  etl_differs(list_difference_strings(attributes, def->ignored_columns)),
+					  deparse_differs(string_list_difference(attributes, def->ignored_columns)),
 					  has_inferred ? " OR t." INFERRED : "",
 					  stage, def->target_quoted, key_match,
 					  def->scd_type == 2 ? " AND t." IS_CURRENT : ""),
@@ -378,14 +366,14 @@ void
 dimension_complete_inferred(EtlDefinition *def, const char *stage, List *attributes)
 {
 	if (attributes == NIL)
-		etl_exec(psprintf("UPDATE %s t SET " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
+		exec_sql(psprintf("UPDATE %s t SET " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
 						  def->target_quoted, stage,
-						  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+						  deparse_join(def->natural_key, "t", def->natural_key, "s")),
 				 SPI_OK_UPDATE);
 	else
-		etl_exec(psprintf("UPDATE %s t SET %s, " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
-						  def->target_quoted, etl_set_list(attributes), stage,
-						  etl_join_condition(def->natural_key, "t", def->natural_key, "s")),
+		exec_sql(psprintf("UPDATE %s t SET %s, " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
+						  def->target_quoted, deparse_set_list(attributes), stage,
+						  deparse_join(def->natural_key, "t", def->natural_key, "s")),
 				 SPI_OK_UPDATE);
 }
 
@@ -403,27 +391,27 @@ insert_new_members(EtlDefinition *def, const char *stage, List *attributes, bool
 		psprintf(", %s, %s, 1, true", quote_literal_cstr(def->beginning_of_time),
 				 quote_literal_cstr(def->end_of_time)) : "";
 
-	etl_exec(psprintf("INSERT INTO %s (%s%s) SELECT %s%s FROM pg_temp.%s s%s",
-					  def->target_quoted, etl_column_list(columns, NULL), scd_columns,
-					  etl_column_list(columns, "s"), scd_values, stage,
+	exec_sql(psprintf("INSERT INTO %s (%s%s) SELECT %s%s FROM pg_temp.%s s%s",
+					  def->target_quoted, deparse_columns(columns, NULL), scd_columns,
+					  deparse_columns(columns, "s"), scd_values, stage,
 					  only_missing ?
 					  psprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)", def->target_quoted,
-							   etl_join_condition(def->natural_key, "t", def->natural_key, "s")) : ""),
+							   deparse_join(def->natural_key, "t", def->natural_key, "s")) : ""),
 			 SPI_OK_INSERT);
 }
 
 static void
 merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_inferred)
 {
-	List	   *overwritten = list_difference_strings(attributes, def->ignored_columns);
+	List	   *overwritten = string_list_difference(attributes, def->ignored_columns);
 
 	if (has_inferred)
 		dimension_complete_inferred(def, stage, attributes);
 	if (def->scd_type == 1 && overwritten != NIL)
-		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
-						  def->target_quoted, etl_set_list(overwritten), stage,
-						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
-						  etl_differs(overwritten)),
+		exec_sql(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
+						  def->target_quoted, deparse_set_list(overwritten), stage,
+						  deparse_join(def->natural_key, "t", def->natural_key, "s"),
+						  deparse_differs(overwritten)),
 				 SPI_OK_UPDATE);
 	insert_new_members(def, stage, attributes, true);
 }
@@ -443,10 +431,10 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	/* the merges of source dimensions do not apply; the key is the date */
 	def->target_ddl = NULL;
 	prepare_target(def, rebuild, facts_rebuilt_too, ddl);
-	etl_log("Loading data");
-	counts.read = etl_count(psprintf("SELECT %s::date - %s::date + 1",
+	progress_log("Loading data");
+	counts.read = exec_count(psprintf("SELECT %s::date - %s::date + 1",
 									 quote_literal_cstr(def->last_date), quote_literal_cstr(def->first_date)));
-	counts.inserted = etl_exec(psprintf("INSERT INTO %s (%s, date, year, quarter, month, month_name, "
+	counts.inserted = exec_sql(psprintf("INSERT INTO %s (%s, date, year, quarter, month, month_name, "
 										"day_of_month, day_of_week, day_name, week_of_year, day_of_year, is_weekend) "
 										"SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), "
 										"  extract(quarter FROM d), extract(month FROM d), to_char(d, 'FMMonth'), "
@@ -503,10 +491,10 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
 		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
-	etl_require_target_columns(def, needed);
+	target_require_columns(def, needed);
 
 	/* the keys nextval would give, one per row in source order */
-	etl_exec(psprintf("SELECT s.seqrelid::regclass::text, pg_catalog.nextval(s.seqrelid), s.seqincrement "
+	exec_sql(psprintf("SELECT s.seqrelid::regclass::text, pg_catalog.nextval(s.seqrelid), s.seqincrement "
 					  "FROM pg_catalog.pg_sequence s "
 					  "WHERE s.seqrelid = pg_catalog.pg_get_serial_sequence(%s, %s)::regclass",
 					  quote_literal_cstr(def->target_quoted), quote_literal_cstr(def->surrogate_key)),
@@ -517,7 +505,7 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	sequence = quote_literal_cstr(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	first_key = strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), NULL, 10);
 
-	target.relid = (Oid) etl_count(psprintf("SELECT %s::regclass::oid::bigint",
+	target.relid = (Oid) exec_count(psprintf("SELECT %s::regclass::oid::bigint",
 											quote_literal_cstr(def->target_quoted)));
 	target.numbered_column = def->surrogate_key;
 	target.first_number = first_key;
@@ -530,15 +518,15 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	/* several rows of a key may be its history: only ascending keys have none */
 	target.keys_ascending = def->scd_type == 2 && def->change_date_column != NULL;
 
-	etl_log("Loading data");
+	progress_log("Loading data");
 	rows = stage_load_direct(cursor, &target);
 	if (rows < 0)
 		return -1;
 	if (rows > 0)
-		etl_exec(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ")",
+		exec_sql(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ")",
 						  sequence, first_key + rows - 1), SPI_OK_SELECT);
 	else
-		etl_exec(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ", false)",
+		exec_sql(psprintf("SELECT pg_catalog.setval(%s, " INT64_FORMAT ", false)",
 						  sequence, first_key), SPI_OK_SELECT);
 
 	/* a repeated key fails the unique index */
@@ -616,7 +604,7 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	}
 	counts->read = counts->inserted = (uint64) rows;
 	/* facts join this table next: give the planner fresh statistics */
-	etl_analyze(def->target_quoted);
+	exec_analyze(def->target_quoted);
 	return DIRECT_LOADED;
 }
 
@@ -644,19 +632,21 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	if (def->is_calendar)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 
-	etl_log("Executing source query for dimension %s", def->target);
-	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
+	progress_log("Executing source query for dimension %s", def->target);
+	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+												   def->watermark),
+						 "dimension", def->name);
 	source_require_column_names(cursor);
 	foreach(lc, def->natural_key)
-		etl_require_source_column(def, cursor, lfirst(lc), "natural key");
+		source_require_column(cursor, lfirst(lc), "natural key");
 	foreach(lc, list_concat_copy(def->type1_columns, def->current_only_columns))
-		etl_require_source_column(def, cursor, lfirst(lc), "type-1 column");
+		source_require_column(cursor, lfirst(lc), "type-1 column");
 	foreach(lc, def->ignored_columns)
-		etl_require_source_column(def, cursor, lfirst(lc), "ignored column");
+		source_require_column(cursor, lfirst(lc), "ignored column");
 	if (def->change_date_column)
-		etl_require_source_column(def, cursor, def->change_date_column, "change date column");
+		source_require_column(cursor, def->change_date_column, "change date column");
 	if (def->incremental_column)
-		etl_require_source_column(def, cursor, def->incremental_column, "incremental column");
+		source_require_column(cursor, def->incremental_column, "incremental column");
 	attributes = attribute_columns(def, cursor);
 
 	switch (staged ? DIRECT_UNSUITED :
@@ -672,7 +662,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	}
 
 	stage = stage_create(cursor, def->name);
-	etl_log("Loading data");
+	progress_log("Loading data");
 	counts.read = stage_load(cursor, stage);
 	source_close(cursor);
 	counts.rejected = check_natural_keys(def, stage);
@@ -686,12 +676,12 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
 		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
-	etl_require_target_columns(def, needed);
+	target_require_columns(def, needed);
 	target_require_lossless(def, cursor, stage, list_concat_copy(def->natural_key, attributes), def->natural_key);
-	target_columns = etl_table_columns(def->target_quoted);
+	target_columns = exec_table_columns(def->target_quoted);
 
-	if (created && etl_count(psprintf("SELECT count(*) - count(DISTINCT (%s)) FROM pg_temp.%s",
-									  etl_column_list(def->natural_key, NULL), stage)) == 0)
+	if (created && exec_count(psprintf("SELECT count(*) - count(DISTINCT (%s)) FROM pg_temp.%s",
+									  deparse_columns(def->natural_key, NULL), stage)) == 0)
 	{
 		/* one row per member into a new table: no comparisons, one insert */
 		counts.inserted = counts.read - counts.rejected;
@@ -700,13 +690,13 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	else
 	{
 		/* inferred members to complete: only if a fact has made some */
-		bool		has_inferred = etl_list_has_string(target_columns, INFERRED) &&
-			etl_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " INFERRED " LIMIT 1) x",
+		bool		has_inferred = string_list_member(target_columns, INFERRED) &&
+			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " INFERRED " LIMIT 1) x",
 							   def->target_quoted)) > 0;
 
 		if (def->scd_type == 2)
 			versions_merge(def, cursor, stage, attributes, has_inferred,
-						   etl_list_has_string(target_columns, DELETED), &counts);
+						   string_list_member(target_columns, DELETED), &counts);
 		else
 		{
 			classify(def, stage, attributes, has_inferred, &counts);
@@ -718,12 +708,12 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 
 	/* only a full source tells which members are gone */
 	if (def->deletes != DELETES_IGNORE && !incremental)
-		counts.deleted = versions_close_deleted(def, stage, etl_list_has_string(target_columns, DELETED),
+		counts.deleted = versions_close_deleted(def, stage, string_list_member(target_columns, DELETED),
 												&counts);
 	if (def->incremental_column)
-		etl_advance_watermark(def, stage);
+		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* facts join this table next: give the planner fresh statistics */
-	etl_analyze(def->target_quoted);
+	exec_analyze(def->target_quoted);
 	return counts;
 }

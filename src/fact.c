@@ -125,10 +125,10 @@ resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
 				 errhint("Run the dimension first: SELECT * FROM pypeline.process_etl('%s', 'dimension').",
 						 lookup->dimension)));
 	check_other_roles_dimension(def, r);
-	r->key_type = etl_column_type(r->dimension->target_quoted, r->dimension->surrogate_key);
+	r->key_type = exec_column_type(r->dimension->target_quoted, r->dimension->surrogate_key);
 	foreach(lc, r->dimension->natural_key)
 		r->natural_key_types = lappend(r->natural_key_types,
-									   etl_column_type(r->dimension->target_quoted, lfirst(lc)));
+									   exec_column_type(r->dimension->target_quoted, lfirst(lc)));
 	return r;
 }
 
@@ -173,8 +173,8 @@ refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 {
 	uint64		unmatched;
 
-	etl_exec(psprintf("SELECT count(*), min(ROW(%s)::text) FROM pg_temp.%s s WHERE %s",
-					  etl_column_list(r->lookup->columns, "s"), stage, unmatched_condition(r)),
+	exec_sql(psprintf("SELECT count(*), min(ROW(%s)::text) FROM pg_temp.%s s WHERE %s",
+					  deparse_columns(r->lookup->columns, "s"), stage, unmatched_condition(r)),
 			 SPI_OK_SELECT);
 	unmatched = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
 	if (unmatched > 0)
@@ -208,7 +208,7 @@ add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 	initStringInfo(&names);
 	initStringInfo(&values);
 	dimension_placeholder(r->dimension, exprs, &names, &values);
-	etl_exec(psprintf("INSERT INTO %s (%s) SELECT DISTINCT %s FROM pg_temp.%s s WHERE %s",
+	exec_sql(psprintf("INSERT INTO %s (%s) SELECT DISTINCT %s FROM pg_temp.%s s WHERE %s",
 					  r->dimension->target_quoted, names.data, values.data, stage,
 					  unmatched_condition(r)),
 			 SPI_OK_INSERT);
@@ -224,8 +224,8 @@ stored_columns(EtlDefinition *def, List *target_columns)
 {
 	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
 
-	if (def->event_time_column && !etl_list_has_string(stored, def->event_time_column) &&
-		(target_columns == NIL || etl_list_has_string(target_columns, def->event_time_column)))
+	if (def->event_time_column && !string_list_member(stored, def->event_time_column) &&
+		(target_columns == NIL || string_list_member(target_columns, def->event_time_column)))
 		stored = lappend(stored, def->event_time_column);
 	return stored;
 }
@@ -248,7 +248,7 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 	}
 	foreach(lc, stored)
 	{
-		int			i = etl_source_column_index(cursor, lfirst(lc));
+		int			i = source_column_index(cursor, lfirst(lc));
 
 		appendStringInfo(&sql, "%s%s %s", sql.data[sql.len - 1] == '(' ? "" : ", ",
 						 quote_identifier(lfirst(lc)), convert_mapped_type_name(&cursor->columns[i]));
@@ -266,7 +266,7 @@ insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const cha
 	StringInfoData columns;
 	StringInfoData select;
 	StringInfoData joins;
-	List	   *stored = stored_columns(def, etl_table_columns(def->target_quoted));
+	List	   *stored = stored_columns(def, exec_table_columns(def->target_quoted));
 	ListCell   *lc;
 
 	initStringInfo(&columns);
@@ -279,7 +279,7 @@ insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const cha
 
 		if (r->dimension->scd_type == 2 && def->event_time_column)
 		{
-			char	   *event = psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->event_time_column));
+			char	   *event = psprintf("coalesce(%s, now())", deparse_utc_instant(cursor, def->event_time_column));
 
 			as_of = psprintf(" AND %s.valid_from <= %s AND %s < %s.valid_to",
 							 r->alias, event, event, r->alias);
@@ -299,7 +299,7 @@ insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const cha
 		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
 		appendStringInfo(&select, "%ss.%s", select.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
 	}
-	return etl_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s s%s",
+	return exec_sql(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s s%s",
 							 def->target_quoted, columns.data, select.data, stage, joins.data),
 					SPI_OK_INSERT);
 }
@@ -316,27 +316,29 @@ fact_load(EtlDefinition *def, bool rebuild)
 	List	   *needed = NIL;
 	ListCell   *lc;
 
-	etl_log("Executing source query for fact %s", def->target);
-	cursor = source_open(def->server, etl_source_query(def, incremental), def->name);
+	progress_log("Executing source query for fact %s", def->target);
+	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+												   def->watermark),
+						 "fact", def->name);
 	source_require_column_names(cursor);
 	foreach(lc, def->lookups)
 	{
 		ListCell   *col;
 
 		foreach(col, ((FactLookup *) lfirst(lc))->columns)
-			etl_require_source_column(def, cursor, lfirst(col), "lookup column");
+			source_require_column(cursor, lfirst(col), "lookup column");
 	}
 	foreach(lc, def->measures)
-		etl_require_source_column(def, cursor, lfirst(lc), "measure");
+		source_require_column(cursor, lfirst(lc), "measure");
 	foreach(lc, def->degenerate_columns)
-		etl_require_source_column(def, cursor, lfirst(lc), "degenerate column");
+		source_require_column(cursor, lfirst(lc), "degenerate column");
 	if (def->event_time_column)
-		etl_require_source_column(def, cursor, def->event_time_column, "event time column");
+		source_require_column(cursor, def->event_time_column, "event time column");
 	if (def->incremental_column)
-		etl_require_source_column(def, cursor, def->incremental_column, "incremental column");
+		source_require_column(cursor, def->incremental_column, "incremental column");
 
 	stage = stage_create(cursor, def->name);
-	etl_log("Loading data");
+	progress_log("Loading data");
 	counts.read = stage_load(cursor, stage);
 	source_close(cursor);
 
@@ -351,8 +353,8 @@ fact_load(EtlDefinition *def, bool rebuild)
 	if (target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL))
 		catalog_forget_watermark(def);
 	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
-	etl_require_target_columns(def, needed);
-	target_require_lossless(def, cursor, stage, stored_columns(def, etl_table_columns(def->target_quoted)),
+	target_require_columns(def, needed);
+	target_require_lossless(def, cursor, stage, stored_columns(def, exec_table_columns(def->target_quoted)),
 							def->degenerate_columns);
 
 	foreach(lc, resolved)
@@ -368,7 +370,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 
 	counts.inserted = insert_facts(def, cursor, resolved, stage);
 	if (def->incremental_column)
-		etl_advance_watermark(def, stage);
+		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
 	return counts;
 }

@@ -10,7 +10,10 @@
  * processed = source rows read so far; bytes processed = phase; bytes total
  * = the start time).  Statements the ETL runs itself (CREATE INDEX,
  * ANALYZE) replace the progress report with their own, so it is put back
- * after each of them.
+ * after each of them.  The old tool's log lines ("Loaded 850 rows into table
+ * product_dim ...") are written here too.
+ *
+ * Calls nothing else in pypeline.
  *
  *-------------------------------------------------------------------------
  */
@@ -84,4 +87,30 @@ progress_end(void)
 	pgstat_progress_end_command();
 	if (debug_query_string)
 		pgstat_report_activity(STATE_RUNNING, debug_query_string);
+}
+
+/*
+ * The old tool's log lines go to the server log at LOG; a client sees them
+ * with SET client_min_messages = log.
+ */
+void
+progress_log(const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	ereport(LOG, (errmsg_internal("%s", buf.data), errhidestmt(true)));
+	pfree(buf.data);
 }

@@ -151,16 +151,21 @@ typedef struct SourceCursor
 	ColumnConverter *columns;
 	uint64		rownum;			/* rows fetched so far */
 	int			current_column; /* for the error context, -1 outside values */
-	const char *etl_name;		/* for messages; NULL outside ETL runs */
+	const char *etl_kind;		/* for messages ("dimension", "fact"); NULL */
+	const char *etl_name;		/* outside ETL runs */
 	ErrorContextCallback errcallback;
 } SourceCursor;
 
-extern SourceCursor *source_open(const char *server_name, const char *sql,
+extern SourceCursor *source_open(const char *server_name, const char *sql, const char *etl_kind,
 								 const char *etl_name);
 extern bool source_next(SourceCursor *cursor, Datum *values, bool *nulls);
 extern void source_close(SourceCursor *cursor);
 extern SourceCursor *source_describe(const char *server_name, const char *sql);
 extern void source_check_read_only(const char *sql, const char *server_name);
+extern int	source_column_index(SourceCursor *cursor, const char *name);
+extern void source_require_column(SourceCursor *cursor, const char *column, const char *role);
+extern char *source_quote_identifier(const char *name);
+extern char *source_query_text(const char *source_sql, const char *column, const char *watermark);
 extern void source_require_column_names(SourceCursor *cursor);
 extern char *source_quote_literal(const char *value);
 
@@ -303,6 +308,7 @@ extern List *catalog_active_etls(EtlKind kind, int *skipped);
 extern List *catalog_facts_using(const char *dimension);
 extern void catalog_save_watermark(EtlDefinition *def, const char *value);
 extern void catalog_forget_watermark(EtlDefinition *def);
+extern void catalog_advance_watermark(EtlDefinition *def, const char *stage);
 
 /* ----------------------------------------------------------------
  * target.c: the tables ETLs write
@@ -315,13 +321,38 @@ extern void target_create(EtlDefinition *def, const char *derived_ddl);
 extern void target_drop(EtlDefinition *def);
 extern bool target_prepare(EtlDefinition *def, bool rebuild, const char *derived_ddl,
 						   void (*before_drop) (EtlDefinition *def, void *arg), void *arg);
+extern void target_require_columns(EtlDefinition *def, List *needed);
 extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 									List *columns, List *label);
 
 /* ----------------------------------------------------------------
- * etl.c: running ETLs
+ * deparse.c: pieces of PostgreSQL SQL text, lists of column names
  * ----------------------------------------------------------------
  */
+extern char *deparse_columns(List *columns, const char *alias);
+extern char *deparse_row(List *columns, const char *alias);
+extern char *deparse_join(List *left, const char *left_alias, List *right, const char *right_alias);
+extern char *deparse_set_list(List *columns);
+extern char *deparse_differs(List *columns);
+extern char *deparse_utc_instant(SourceCursor *cursor, const char *column);
+extern int	string_list_position(List *list, const char *value);
+extern bool string_list_member(List *list, const char *value);
+extern List *string_list_difference(List *all, List *remove);
+
+/* ----------------------------------------------------------------
+ * execute.c: running generated statements, looking at tables
+ * ----------------------------------------------------------------
+ */
+extern uint64 exec_sql(const char *sql, int expected);
+extern uint64 exec_count(const char *sql);
+extern Oid	exec_relation(const char *quoted_name);
+extern bool exec_table_exists(const char *quoted_name);
+extern List *exec_table_columns(const char *quoted_table);
+extern char *exec_column_type(const char *quoted_table, const char *column);
+extern void exec_analyze(const char *quoted_name);
+extern ErrorData *exec_in_subtransaction(bool (*work) (void *arg), void *arg);
+
+/* What a load did, for the run log. */
 typedef struct LoadCounts
 {
 	uint64		read;			/* source rows */
@@ -330,29 +361,8 @@ typedef struct LoadCounts
 	uint64		unchanged;
 	uint64		rejected;		/* source rows set aside in pypeline.reject */
 	uint64		deleted;		/* members closed: gone from the source */
-	char	   *message;		/* schema changes applied, for the run log */
+	char	   *message;		/* schema changes applied, instants moved */
 } LoadCounts;
-
-extern void etl_log(const char *fmt,...) pg_attribute_printf(1, 2);
-extern bool etl_table_exists(const char *quoted_name);
-extern void etl_drop_table(const char *quoted_name);
-extern uint64 etl_exec(const char *sql, int expected);
-extern uint64 etl_count(const char *sql);
-extern char *etl_column_list(List *columns, const char *prefix);
-extern char *etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias);
-extern char *etl_column_type(const char *quoted_table, const char *column);
-extern void etl_analyze(const char *quoted_name);
-extern char *etl_set_list(List *columns);
-extern char *etl_source_query(EtlDefinition *def, bool incremental);
-extern void etl_advance_watermark(EtlDefinition *def, const char *stage);
-extern char *etl_differs(List *columns);
-extern bool etl_list_has_string(List *list, const char *value);
-extern int	etl_source_column_index(SourceCursor *cursor, const char *name);
-extern void etl_require_source_column(EtlDefinition *def, SourceCursor *cursor,
-									  const char *column, const char *role);
-extern List *etl_table_columns(const char *quoted_table);
-extern void etl_require_target_columns(EtlDefinition *def, List *needed);
-extern char *etl_utc_instant(SourceCursor *cursor, const char *column);
 
 /* ----------------------------------------------------------------
  * dimension.c: dimension loads
@@ -397,6 +407,7 @@ extern void progress_rows(uint64 rows);
 extern void progress_phase(int new_phase);
 extern void progress_restore(void);
 extern void progress_end(void);
+extern void progress_log(const char *fmt,...) pg_attribute_printf(1, 2);
 
 /* ----------------------------------------------------------------
  * runlog.c: pypeline.run_log

@@ -38,7 +38,7 @@ pypeline_query(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	tupdesc = rsinfo->setDesc;
 
-	cursor = source_open(server_name, sql, NULL);
+	cursor = source_open(server_name, sql, NULL, NULL);
 	if (tupdesc->natts != cursor->ncolumns)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -88,7 +88,7 @@ applied(StringInfo log, const char *fmt, const char *a, const char *b, const cha
 {
 	char	   *line = psprintf(fmt, a, b, c);
 
-	etl_log("%s", line);
+	progress_log("%s", line);
 	appendStringInfo(log, "%s%s", log->len > 0 ? "; " : "", line);
 }
 
@@ -107,7 +107,7 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 	List	   *target_types = NIL;
 	ListCell   *lc;
 
-	etl_exec(psprintf("SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
+	exec_sql(psprintf("SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
 					  "FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass "
 					  "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
 					  quote_literal_cstr(def->target_quoted)),
@@ -122,7 +122,7 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 	foreach(lc, columns)
 	{
 		char	   *column = lfirst(lc);
-		char	   *source_type = convert_mapped_type_name(&cursor->columns[etl_source_column_index(cursor, column)]);
+		char	   *source_type = convert_mapped_type_name(&cursor->columns[source_column_index(cursor, column)]);
 		int			i = -1;
 
 		for (int k = 0; k < list_length(target_names); k++)
@@ -137,7 +137,7 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 						 errmsg("source query of dimension \"%s\" returns a new column \"%s\" (%s) that table %s lacks",
 								def->name, column, source_type, def->target),
 						 errhint("Add it with ALTER TABLE, rebuild the table, or define the dimension with schema_changes => 'add_type1' or 'add_type2'.")));
-			etl_exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s", def->target_quoted,
+			exec_sql(psprintf("ALTER TABLE %s ADD COLUMN %s %s", def->target_quoted,
 							  quote_identifier(column), source_type), SPI_OK_UTILITY);
 			if (def->schema_changes == SCHEMA_CHANGES_ADD_TYPE1 && def->scd_type == 2)
 				def->type1_columns = lappend(def->type1_columns, column);
@@ -160,7 +160,7 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 						 errmsg("column \"%s\" of dimension \"%s\" widened from %s to %s in the source",
 								column, def->name, target_type, source_type),
 						 errhint("ALTER the column's type, rebuild the table, or define the dimension with schema_changes => 'add_type1' or 'add_type2'.")));
-			etl_exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", def->target_quoted,
+			exec_sql(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", def->target_quoted,
 							  quote_identifier(column), source_type), SPI_OK_UTILITY);
 			applied(&log, "widened column %s from %s to %s", column, target_type, source_type);
 		}
@@ -170,7 +170,7 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 	{
 		char	   *column = lfirst(lc);
 
-		if (is_managed_column(def, column) || etl_list_has_string(columns, column))
+		if (is_managed_column(def, column) || string_list_member(columns, column))
 			continue;
 		if (fail)
 			ereport(ERROR,

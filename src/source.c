@@ -209,7 +209,7 @@ source_error_context(void *arg)
  * error, when the (sub)transaction ends.
  */
 SourceCursor *
-source_open(const char *server_name, const char *sql, const char *etl_name)
+source_open(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name)
 {
 	SourceOptions *options = pypeline_get_source_options(server_name);
 	SourceCursor *cursor = palloc0(sizeof(SourceCursor));
@@ -220,6 +220,7 @@ source_open(const char *server_name, const char *sql, const char *etl_name)
 
 	source_check_read_only(sql, server_name);
 
+	cursor->etl_kind = etl_kind;
 	cursor->etl_name = etl_name;
 	cursor->current_column = -1;
 	cursor->conn = conn = pypeline_connect(options);
@@ -410,4 +411,98 @@ source_require_column_names(SourceCursor *cursor)
 							i + 1, NAMEDATALEN - 1, name, cursor->etl_name ? cursor->etl_name : "", problem),
 					 errhint("Give each column of the source query a distinct alias: SELECT expr AS name.")));
 	}
+}
+
+/* The position of a column of the query by name, -1 if it has none. */
+int
+source_column_index(SourceCursor *cursor, const char *name)
+{
+	for (int i = 0; i < cursor->ncolumns; i++)
+		if (strcmp(cursor->columns[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static char *
+source_column_names(SourceCursor *cursor)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < cursor->ncolumns; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", cursor->columns[i].name);
+	return buf.data;
+}
+
+/* `name`, with backticks doubled */
+char *
+source_quote_identifier(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '`');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '`')
+			appendStringInfoChar(&buf, '`');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '`');
+	return buf.data;
+}
+
+/*
+ * Refuses an ETL whose source query lacks a column its definition names;
+ * "role" says what the column is for (natural key, measure, ...).
+ */
+void
+source_require_column(SourceCursor *cursor, const char *column, const char *role)
+{
+	if (source_column_index(cursor, column) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("source query of %s \"%s\" returns no column \"%s\" (its %s)",
+						cursor->etl_kind ? cursor->etl_kind : "ETL", cursor->etl_name ? cursor->etl_name : "",
+						column, role),
+				 errdetail("The query returns: %s.", source_column_names(cursor)),
+				 errhint("Alias the column in the source query (SELECT id AS %s ...) or fix the definition.",
+						 source_quote_identifier(column))));
+}
+
+static bool
+is_integer(const char *value)
+{
+	const char *p = value;
+
+	if (*p == '-')
+		p++;
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			return false;
+	return true;
+}
+
+/*
+ * The query an ETL sends: its source query, restricted to rows past the
+ * watermark when "column" is given.  A trailing semicolon would end the
+ * derived table early.
+ */
+char *
+source_query_text(const char *source_sql, const char *column, const char *watermark)
+{
+	char	   *sql = pstrdup(source_sql);
+	int			len = strlen(sql);
+
+	while (len > 0 && (sql[len - 1] == ';' || isspace((unsigned char) sql[len - 1])))
+		sql[--len] = '\0';
+	if (column == NULL)
+		return sql;
+	/* integers unquoted: MySQL compares an integer with a string as doubles */
+	/* the newline ends a trailing -- or # comment of the source query */
+	return psprintf("SELECT * FROM (%s\n) AS pypeline_source WHERE %s > %s", sql,
+					source_quote_identifier(column),
+					is_integer(watermark) ? watermark : source_quote_literal(watermark));
 }

@@ -177,7 +177,7 @@ stage_load(SourceCursor *cursor, const char *stage_table)
 	batch_end(&w);
 	table_close(rel, NoLock);
 	/* without statistics, the merges and lookups become nested loops */
-	etl_exec(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
+	exec_sql(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
 	return w.rows;
 }
 
@@ -208,17 +208,6 @@ typedef struct DirectKey
 	bool		typbyval;
 	Datum		previous;
 } DirectKey;
-
-static int
-string_position(List *list, const char *value)
-{
-	ListCell   *lc;
-
-	foreach(lc, list)
-		if (strcmp(lfirst(lc), value) == 0)
-			return foreach_current_index(lc);
-	return -1;
-}
 
 /*
  * Decides how each column of the table is filled.  Writing rows directly
@@ -256,7 +245,7 @@ plan_direct_columns(Relation rel, SourceCursor *cursor, DirectTarget *target, Di
 				return false;
 			c->fill = FILL_NUMBER;
 		}
-		else if ((i = string_position(target->constant_columns, name)) >= 0)
+		else if ((i = string_list_position(target->constant_columns, name)) >= 0)
 		{
 			Oid			typinput;
 			Oid			typioparam;
@@ -265,9 +254,9 @@ plan_direct_columns(Relation rel, SourceCursor *cursor, DirectTarget *target, Di
 			c->value = OidInputFunctionCall(typinput, list_nth(target->constant_values, i),
 											typioparam, att->atttypmod);
 		}
-		else if (string_position(target->source_columns, name) >= 0)
+		else if (string_list_position(target->source_columns, name) >= 0)
 		{
-			i = etl_source_column_index(cursor, name);
+			i = source_column_index(cursor, name);
 			if (i < 0 || cursor->columns[i].result_type != att->atttypid ||
 				cursor->columns[i].result_typmod != att->atttypmod)
 				return false;

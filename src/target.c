@@ -172,7 +172,7 @@ target_check_ddl(const char *ddl, const char *schema, const char *table)
 void
 target_create(EtlDefinition *def, const char *derived_ddl)
 {
-	etl_log("Creating table %s.", def->target);
+	progress_log("Creating table %s.", def->target);
 	if (def->target_ddl)
 	{
 		RawStmt    *raw = target_check_ddl(def->target_ddl, def->target_schema, def->target_table);
@@ -189,16 +189,16 @@ target_create(EtlDefinition *def, const char *derived_ddl)
 		CommandCounterIncrement();
 	}
 	else
-		etl_exec(derived_ddl, SPI_OK_UTILITY);
-	etl_log("Table %s created.", def->target);
+		exec_sql(derived_ddl, SPI_OK_UTILITY);
+	progress_log("Table %s created.", def->target);
 }
 
 void
 target_drop(EtlDefinition *def)
 {
-	etl_log("Dropping table %s", def->target);
-	etl_exec(psprintf("DROP TABLE %s", def->target_quoted), SPI_OK_UTILITY);
-	etl_log("Dropped table %s", def->target);
+	progress_log("Dropping table %s", def->target);
+	exec_sql(psprintf("DROP TABLE %s", def->target_quoted), SPI_OK_UTILITY);
+	progress_log("Dropped table %s", def->target);
 }
 
 /*
@@ -242,7 +242,7 @@ target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *st
 	foreach(lc, columns)
 	{
 		const char *column = lfirst(lc);
-		int			i = etl_source_column_index(cursor, column);
+		int			i = source_column_index(cursor, column);
 		AttrNumber	attnum = get_attnum(relid, column);
 		Oid			typid;
 		int32		typmod;
@@ -259,10 +259,10 @@ target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *st
 		target_type = format_type_with_typemod(typid, typmod);
 		staged_type = convert_mapped_type_name(&cursor->columns[i]);
 		col = quote_identifier(column);
-		etl_exec(psprintf("SELECT s.%s::text, CAST(s.%s AS %s)::text, %s FROM pg_temp.%s s "
+		exec_sql(psprintf("SELECT s.%s::text, CAST(s.%s AS %s)::text, %s FROM pg_temp.%s s "
 						  "WHERE s.%s IS NOT NULL AND CAST(CAST(s.%s AS %s) AS %s) IS DISTINCT FROM s.%s LIMIT 1",
 						  col, col, target_type,
-						  label != NIL ? psprintf("ROW(%s)::text", etl_column_list(label, "s")) : "NULL",
+						  label != NIL ? psprintf("ROW(%s)::text", deparse_columns(label, "s")) : "NULL",
 						  stage, col, col, target_type, staged_type, col),
 				 SPI_OK_SELECT);
 		if (SPI_processed > 0)
@@ -275,8 +275,29 @@ target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *st
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("value \"%s\" of source column \"%s\" would be stored as \"%s\" in column %s %s of table %s",
 							value, column, stored, col, target_type, def->target),
-					 row ? errdetail("The source row has %s = %s.", etl_column_list(label, NULL), row) : 0,
+					 row ? errdetail("The source row has %s = %s.", deparse_columns(label, NULL), row) : 0,
 					 errhint("Widen the column of the target, or convert in the source query to change the value on purpose.")));
 		}
 	}
+}
+
+/*
+ * Refuses a run that would write columns the target does not have.  A
+ * target made by hand (target_ddl) or by an older source must be altered
+ * on purpose: a silent drop of a source column's values is never right.
+ */
+void
+target_require_columns(EtlDefinition *def, List *needed)
+{
+	List	   *existing = exec_table_columns(def->target_quoted);
+	ListCell   *lc;
+
+	foreach(lc, needed)
+		if (!string_list_member(existing, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table %s of %s \"%s\" has no column \"%s\"",
+							def->target, etl_kind_name(def->kind), def->name, (char *) lfirst(lc)),
+					 errdetail("The source query returns that column, or the ETL needs it."),
+					 errhint("Add the column with ALTER TABLE, or rebuild the table with delete_existing_table => true.")));
 }

@@ -35,13 +35,6 @@
 /* Where a hard delete closes the version of pypeline_gone g it applies to. */
 #define CLOSING_INSTANT "greatest(now(), g.valid_from + interval '1 microsecond')"
 
-/* "t.a, t.b" or "ROW(NULL)" for no columns, for ROW(...) comparisons */
-static char *
-row_of(List *columns, const char *alias)
-{
-	return columns == NIL ? "NULL" : etl_column_list(columns, alias);
-}
-
 /*
  * SQL for a staged row's change instant, as "since" of a new version.
  */
@@ -50,7 +43,7 @@ change_instant(EtlDefinition *def, SourceCursor *cursor)
 {
 	if (def->change_date_column == NULL)
 		return "now()";
-	return psprintf("coalesce(%s, now())", etl_utc_instant(cursor, def->change_date_column));
+	return psprintf("coalesce(%s, now())", deparse_utc_instant(cursor, def->change_date_column));
 }
 
 /*
@@ -63,7 +56,7 @@ change_instant(EtlDefinition *def, SourceCursor *cursor)
 static uint64
 collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bool has_deleted)
 {
-	char	   *key = etl_column_list(def->natural_key, "t");
+	char	   *key = deparse_columns(def->natural_key, "t");
 	char	   *columns = psprintf("t.%s AS pypeline_key, t.version AS pypeline_version, "
 								   "t.valid_from AS pypeline_from, t.valid_to AS pypeline_to, "
 								   "t.is_current AS pypeline_current, t.is_current AND NOT %s AS pypeline_open, "
@@ -71,21 +64,21 @@ collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bo
 								   quote_identifier(def->surrogate_key),
 								   has_deleted ? "t.deleted" : "false",
 								   key, tracked != NIL || def->ignored_columns != NIL ? ", " : "",
-								   etl_column_list(list_concat_copy(tracked, def->ignored_columns), "t"));
+								   deparse_columns(list_concat_copy(tracked, def->ignored_columns), "t"));
 
 	if (def->deletes != DELETES_INVALIDATE)
-		return etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
 						  "SELECT %s FROM %s t WHERE t.is_current AND (%s) IN (SELECT %s FROM pg_temp.%s)",
 						  columns, def->target_quoted, key,
-						  etl_column_list(def->natural_key, NULL), stage),
+						  deparse_columns(def->natural_key, NULL), stage),
 				 SPI_OK_UTILITY);
 	else
-		return etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
 						  "SELECT DISTINCT ON (%s) %s "
 						  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
 						  "ORDER BY %s, t.version DESC",
 						  key, columns, def->target_quoted, stage,
-						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
+						  deparse_join(def->natural_key, "t", def->natural_key, "s"),
 						  key),
 				 SPI_OK_UTILITY);
 }
@@ -97,7 +90,7 @@ static void
 collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 				List *attributes, List *tracked)
 {
-	char	   *skey = etl_column_list(def->natural_key, "s");
+	char	   *skey = deparse_columns(def->natural_key, "s");
 	StringInfoData columns;
 	ListCell   *lc;
 
@@ -107,7 +100,7 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 	{
 		const char *col = quote_identifier(lfirst(lc));
 
-		if (etl_list_has_string(def->ignored_columns, lfirst(lc)))
+		if (string_list_member(def->ignored_columns, lfirst(lc)))
 			appendStringInfo(&columns, ", CASE WHEN l.pypeline_key IS NULL "
 							 "THEN first_value(s.%s) OVER w ELSE l.%s END AS %s", col, col, col);
 		else
@@ -126,7 +119,7 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 	 * each pushed to a microsecond after the one before if it would not be
 	 * later: no interval is ever empty, reversed or overlapping.
 	 */
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_changes ON COMMIT DROP AS "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_changes ON COMMIT DROP AS "
 					  "SELECT %s%s, pypeline_key, pypeline_version, pypeline_moved, "
 					  "  max(pypeline_start - pypeline_m * interval '1 microsecond') OVER v "
 					  "    + pypeline_m * interval '1 microsecond' AS pypeline_since "
@@ -155,17 +148,17 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 					  "WHERE CASE WHEN pypeline_n > 1 THEN pypeline_differs_from_previous "
 					  "           ELSE pypeline_key IS NULL OR NOT pypeline_open OR pypeline_differs_from_latest END"
 					  ") y WINDOW v AS (PARTITION BY %s ORDER BY pypeline_m ROWS UNBOUNDED PRECEDING)",
-					  etl_column_list(def->natural_key, NULL),
-					  attributes != NIL ? psprintf(", %s", etl_column_list(attributes, NULL)) : "",
-					  etl_column_list(def->natural_key, NULL),
+					  deparse_columns(def->natural_key, NULL),
+					  attributes != NIL ? psprintf(", %s", deparse_columns(attributes, NULL)) : "",
+					  deparse_columns(def->natural_key, NULL),
 					  skey, columns.data,
 					  quote_literal_cstr(def->beginning_of_time),
 					  def->change_date_column ? "true" : "false",
-					  row_of(tracked, "s"), row_of(tracked, "s"),
-					  row_of(tracked, "s"), row_of(tracked, "l"),
+					  deparse_row(tracked, "s"), deparse_row(tracked, "s"),
+					  deparse_row(tracked, "s"), deparse_row(tracked, "l"),
 					  skey, change_instant(def, cursor), stage,
-					  etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
-					  skey, etl_column_list(def->natural_key, NULL)),
+					  deparse_join(def->natural_key, "l", def->natural_key, "s"),
+					  skey, deparse_columns(def->natural_key, NULL)),
 			 SPI_OK_UTILITY);
 }
 
@@ -177,17 +170,17 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 static void
 overwrite_in_place(EtlDefinition *def, const char *latest_source)
 {
-	char	   *key_match = etl_join_condition(def->natural_key, "t", def->natural_key, "s");
+	char	   *key_match = deparse_join(def->natural_key, "t", def->natural_key, "s");
 
 	if (def->type1_columns != NIL)
-		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
-						  def->target_quoted, etl_set_list(def->type1_columns), latest_source,
-						  key_match, etl_differs(def->type1_columns)),
+		exec_sql(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
+						  def->target_quoted, deparse_set_list(def->type1_columns), latest_source,
+						  key_match, deparse_differs(def->type1_columns)),
 				 SPI_OK_UPDATE);
 	if (def->current_only_columns != NIL)
-		etl_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND t.is_current AND %s",
-						  def->target_quoted, etl_set_list(def->current_only_columns), latest_source,
-						  key_match, etl_differs(def->current_only_columns)),
+		exec_sql(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND t.is_current AND %s",
+						  def->target_quoted, deparse_set_list(def->current_only_columns), latest_source,
+						  key_match, deparse_differs(def->current_only_columns)),
 				 SPI_OK_UPDATE);
 }
 
@@ -215,31 +208,31 @@ rekey_facts(EtlDefinition *def, const char *members)
 
 		/* the fact table is written with its own owner's rights */
 		if (fact->owner != def->owner)
-			etl_exec(psprintf("GRANT SELECT ON pg_temp.%s TO %s", members,
+			exec_sql(psprintf("GRANT SELECT ON pg_temp.%s TO %s", members,
 							  quote_identifier(privilege_role_name(fact->owner))), SPI_OK_UTILITY);
 		privilege_become(&as_fact_owner, fact->owner, false);
 		if (fact->event_time_column == NULL || !OidIsValid(target_open(fact)) ||
-			!etl_list_has_string(etl_table_columns(fact->target_quoted), fact->event_time_column) ||
-			!etl_list_has_string(etl_table_columns(fact->target_quoted), def->surrogate_key))
+			!string_list_member(exec_table_columns(fact->target_quoted), fact->event_time_column) ||
+			!string_list_member(exec_table_columns(fact->target_quoted), def->surrogate_key))
 		{
 			privilege_restore(&as_fact_owner);
 			continue;
 		}
-		event = strcmp(etl_column_type(fact->target_quoted, fact->event_time_column),
+		event = strcmp(exec_column_type(fact->target_quoted, fact->event_time_column),
 					   "timestamp with time zone") == 0 ?
 			psprintf("f.%s", quote_identifier(fact->event_time_column)) :
 			psprintf("(CAST(f.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(fact->event_time_column));
 		in_version = "%s >= %s.valid_from AND %s < %s.valid_to";
-		etl_exec(psprintf("UPDATE %s f SET %s = coalesce((SELECT v.%s FROM %s v WHERE %s AND %s LIMIT 1), -1) "
+		exec_sql(psprintf("UPDATE %s f SET %s = coalesce((SELECT v.%s FROM %s v WHERE %s AND %s LIMIT 1), -1) "
 						  "FROM %s o WHERE f.%s = o.%s AND NOT (%s) "
 						  "AND (%s) IN (SELECT %s FROM pg_temp.%s)",
 						  fact->target_quoted, sk, sk, def->target_quoted,
-						  etl_join_condition(def->natural_key, "o", def->natural_key, "v"),
+						  deparse_join(def->natural_key, "o", def->natural_key, "v"),
 						  psprintf(in_version, event, "v", event, "v"),
 						  def->target_quoted, sk, sk,
 						  psprintf(in_version, event, "o", event, "o"),
-						  etl_column_list(def->natural_key, "o"),
-						  etl_column_list(def->natural_key, NULL), members),
+						  deparse_columns(def->natural_key, "o"),
+						  deparse_columns(def->natural_key, NULL), members),
 				 SPI_OK_UPDATE);
 		privilege_restore(&as_fact_owner);
 	}
@@ -269,13 +262,13 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	uint64		existing;		/* staged members the dimension has */
 	uint64		moved;
 	List	   *tracked = NIL;
-	char	   *key = etl_column_list(def->natural_key, NULL);
-	char	   *skey = etl_column_list(def->natural_key, "s");
+	char	   *key = deparse_columns(def->natural_key, NULL);
+	char	   *skey = deparse_columns(def->natural_key, "s");
 	ListCell   *lc;
 
 	foreach(lc, attributes)
-		if (!etl_list_has_string(in_place, lfirst(lc)) &&
-			!etl_list_has_string(def->ignored_columns, lfirst(lc)))
+		if (!string_list_member(in_place, lfirst(lc)) &&
+			!string_list_member(def->ignored_columns, lfirst(lc)))
 			tracked = lappend(tracked, lfirst(lc));
 
 	/*
@@ -287,64 +280,64 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	if (in_place_work)
 	{
 		if (def->change_date_column)
-			etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
+			exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
 							  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
 							  skey, stage, skey, change_instant(def, cursor)),
 					 SPI_OK_UTILITY);
 		else
-			etl_exec(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
+			exec_sql(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
 					 SPI_OK_UTILITY);
-		etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
+		exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
 						  "SELECT %s FROM pg_temp.pypeline_latest_source s JOIN %s t ON %s "
 						  "WHERE t.is_current AND (%s%s)",
 						  skey, def->target_quoted,
-						  etl_join_condition(def->natural_key, "t", def->natural_key, "s"),
-						  etl_differs(in_place), has_inferred ? " OR t.inferred" : ""),
+						  deparse_join(def->natural_key, "t", def->natural_key, "s"),
+						  deparse_differs(in_place), has_inferred ? " OR t.inferred" : ""),
 				 SPI_OK_UTILITY);
 		if (has_inferred)
 			dimension_complete_inferred(def, "pypeline_latest_source", attributes);
 	}
 
 	existing = collect_latest_versions(def, stage, tracked, has_deleted);
-	etl_exec("ANALYZE pypeline_latest", SPI_OK_UTILITY);
+	exec_sql("ANALYZE pypeline_latest", SPI_OK_UTILITY);
 
 	/*
 	 * Only rows that may start a version go through the versioning query:
 	 * a member's single row equal to its open current version cannot.  A
 	 * member with several rows (history) keeps them all.
 	 */
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_candidates ON COMMIT DROP AS "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_candidates ON COMMIT DROP AS "
 					  "SELECT s.* FROM pg_temp.%s s LEFT JOIN pypeline_latest l ON %s "
 					  "WHERE l.pypeline_key IS NULL OR NOT l.pypeline_open "
 					  "   OR ROW(%s) IS DISTINCT FROM ROW(%s)%s",
-					  stage, etl_join_condition(def->natural_key, "l", def->natural_key, "s"),
-					  row_of(tracked, "s"), row_of(tracked, "l"),
+					  stage, deparse_join(def->natural_key, "l", def->natural_key, "s"),
+					  deparse_row(tracked, "s"), deparse_row(tracked, "l"),
 					  def->change_date_column ?
 					  psprintf(" OR (%s) IN (SELECT %s FROM pg_temp.%s GROUP BY %s HAVING count(*) > 1)",
 							   skey, key, stage, key) : ""),
 			 SPI_OK_UTILITY);
-	etl_exec("ANALYZE pypeline_candidates", SPI_OK_UTILITY);
+	exec_sql("ANALYZE pypeline_candidates", SPI_OK_UTILITY);
 	collect_changes(def, cursor, "pypeline_candidates", attributes, tracked);
 
 	/* close each changed member's current version where its next one starts */
-	etl_exec(psprintf("UPDATE %s t SET valid_to = c.first_since, is_current = false "
+	exec_sql(psprintf("UPDATE %s t SET valid_to = c.first_since, is_current = false "
 					  "FROM (SELECT pypeline_key, min(pypeline_since) AS first_since "
 					  "      FROM pypeline_changes WHERE pypeline_key IS NOT NULL GROUP BY pypeline_key) c "
 					  "WHERE t.%s = c.pypeline_key AND t.is_current",
 					  def->target_quoted, quote_identifier(def->surrogate_key)),
 			 SPI_OK_UPDATE);
-	etl_exec(psprintf("INSERT INTO %s (%s%s%s, " SCD_COLUMNS ") "
+	exec_sql(psprintf("INSERT INTO %s (%s%s%s, " SCD_COLUMNS ") "
 					  "SELECT %s%s%s, c.pypeline_since, "
 					  "  coalesce(lead(c.pypeline_since) OVER w, %s::timestamptz), "
 					  "  coalesce(c.pypeline_version, 0) + row_number() OVER w, "
 					  "  lead(c.pypeline_since) OVER w IS NULL "
 					  "FROM pypeline_changes c WINDOW w AS (PARTITION BY %s ORDER BY c.pypeline_since)",
 					  def->target_quoted, key, attributes != NIL ? ", " : "",
-					  etl_column_list(attributes, NULL),
-					  etl_column_list(def->natural_key, "c"), attributes != NIL ? ", " : "",
-					  etl_column_list(attributes, "c"),
+					  deparse_columns(attributes, NULL),
+					  deparse_columns(def->natural_key, "c"), attributes != NIL ? ", " : "",
+					  deparse_columns(attributes, "c"),
 					  quote_literal_cstr(def->end_of_time),
-					  etl_column_list(def->natural_key, "c")),
+					  deparse_columns(def->natural_key, "c")),
 			 SPI_OK_INSERT);
 
 
@@ -356,7 +349,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	if (in_place_work)
 		overwrite_in_place(def, "pypeline_latest_source");
 
-	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_changes WHERE pypeline_moved");
+	moved = exec_count("SELECT count(*) FROM pg_temp.pypeline_changes WHERE pypeline_moved");
 	if (moved > 0)
 		note_moved(def, counts, moved,
 				   "change was dated before the start of its member's current version, in the future: it takes effect just after that start",
@@ -364,9 +357,9 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 
 	rekey_facts(def, "pypeline_changes");
 
-	counts->inserted = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+	counts->inserted = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
 										  "WHERE pypeline_key IS NULL) x", key));
-	counts->updated = etl_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+	counts->updated = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
 										 "WHERE pypeline_key IS NOT NULL%s) x",
 										 key, in_place_work ?
 										 psprintf(" UNION SELECT %s FROM pypeline_touched", key) : ""));
@@ -374,11 +367,11 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 
 	if (in_place_work)
 	{
-		etl_exec(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
+		exec_sql(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
 				 SPI_OK_UTILITY);
-		etl_exec("DROP TABLE pypeline_touched", SPI_OK_UTILITY);
+		exec_sql("DROP TABLE pypeline_touched", SPI_OK_UTILITY);
 	}
-	etl_exec("DROP TABLE pypeline_latest, pypeline_candidates, pypeline_changes", SPI_OK_UTILITY);
+	exec_sql("DROP TABLE pypeline_latest, pypeline_candidates, pypeline_changes", SPI_OK_UTILITY);
 }
 
 /*
@@ -395,12 +388,12 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 	char	   *live = psprintf("t.is_current AND t.%s <> -1 AND NOT %s%s",
 								quote_identifier(def->surrogate_key),
 								has_deleted ? "t.deleted" : "false",
-								etl_list_has_string(etl_table_columns(def->target_quoted), "inferred") ?
+								string_list_member(exec_table_columns(def->target_quoted), "inferred") ?
 								" AND NOT t.inferred" : "");
 	char	   *gone = psprintf("%s AND NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, stage,
-								etl_join_condition(def->natural_key, "t", def->natural_key, "s"));
-	uint64		current = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
-	uint64		missing = etl_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
+								deparse_join(def->natural_key, "t", def->natural_key, "s"));
+	uint64		current = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
+	uint64		missing = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
 	uint64		moved;
 
 	if (missing == 0)
@@ -420,16 +413,16 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 						def->target, def->name),
 				 errhint("ALTER TABLE %s ADD COLUMN deleted boolean NOT NULL DEFAULT false.", def->target_quoted)));
 
-	etl_exec(psprintf("CREATE TEMPORARY TABLE pypeline_gone ON COMMIT DROP AS "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_gone ON COMMIT DROP AS "
 					  "SELECT t.* FROM %s t WHERE %s", def->target_quoted, gone),
 			 SPI_OK_UTILITY);
 	/* never at or before the start of the version closed (one in the future) */
-	moved = etl_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= now()");
+	moved = exec_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= now()");
 	if (moved > 0)
 		note_moved(def, counts, moved,
 				   "member left the source before its current version starts, in the future: it is closed just after that start",
 				   "members left the source before their current version starts, in the future: they are closed just after that start");
-	etl_exec(psprintf("UPDATE %s t SET valid_to = " CLOSING_INSTANT ", is_current = false "
+	exec_sql(psprintf("UPDATE %s t SET valid_to = " CLOSING_INSTANT ", is_current = false "
 					  "FROM pg_temp.pypeline_gone g WHERE t.%s = g.%s",
 					  def->target_quoted, quote_identifier(def->surrogate_key),
 					  quote_identifier(def->surrogate_key)),
@@ -439,7 +432,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 		List	   *copied = NIL;
 		ListCell   *lc;
 
-		foreach(lc, etl_table_columns(def->target_quoted))
+		foreach(lc, exec_table_columns(def->target_quoted))
 		{
 			char	   *column = lfirst(lc);
 
@@ -448,13 +441,13 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 				strcmp(column, "is_current") != 0 && strcmp(column, "deleted") != 0)
 				copied = lappend(copied, column);
 		}
-		etl_exec(psprintf("INSERT INTO %s (%s, " SCD_COLUMNS ", deleted) "
+		exec_sql(psprintf("INSERT INTO %s (%s, " SCD_COLUMNS ", deleted) "
 						  "SELECT %s, " CLOSING_INSTANT ", %s::timestamptz, g.version + 1, true, true FROM pg_temp.pypeline_gone g",
-						  def->target_quoted, etl_column_list(copied, NULL),
-						  etl_column_list(copied, "g"), quote_literal_cstr(def->end_of_time)),
+						  def->target_quoted, deparse_columns(copied, NULL),
+						  deparse_columns(copied, "g"), quote_literal_cstr(def->end_of_time)),
 				 SPI_OK_INSERT);
 	}
 	rekey_facts(def, "pypeline_gone");
-	etl_exec("DROP TABLE pg_temp.pypeline_gone", SPI_OK_UTILITY);
+	exec_sql("DROP TABLE pg_temp.pypeline_gone", SPI_OK_UTILITY);
 	return missing;
 }

@@ -1,15 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * etl.c
+ * run.c
  *		Running ETLs: pypeline.process_etl, pypeline.refresh_data_warehouse
- *		and pypeline.test_dimension_source; locking, the run log and the
- *		old tool's log lines; small SPI helpers the loaders share.
+ *		and pypeline.test_dimension_source, the top of the house.
  *
- * An ETL runs inside the caller's transaction, so it is atomic: an error
- * anywhere rolls back its target and its watermark, and readers see the old
- * table until the new one commits.  The error carries a context line naming
- * the ETL and its target; the failed run is recorded in pypeline.run_log by
- * a worker of its own (worker.c), since the caller's transaction rolls back.
+ * A run locks and reads its definition (catalog.c), checks that the caller
+ * may run it, becomes the ETL's owner (privilege.c), hands the load to
+ * dimension.c or fact.c, and records it in the run log (runlog.c) with the
+ * old tool's log line.  An ETL runs inside the caller's transaction, so it
+ * is atomic: an error anywhere rolls back its target and its watermark, and
+ * readers see the old table until the new one commits.  The error carries a
+ * context line naming the ETL and its target.
+ *
+ * Calls catalog.c, privilege.c, dimension.c, fact.c, runlog.c, source.c,
+ * progress.c, execute.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,340 +35,6 @@
 PG_FUNCTION_INFO_V1(pypeline_process_etl);
 PG_FUNCTION_INFO_V1(pypeline_refresh_data_warehouse);
 PG_FUNCTION_INFO_V1(pypeline_test_dimension_source);
-
-/*
- * The old tool's log lines go to the server log at LOG; a client sees them
- * with SET client_min_messages = log.
- */
-void
-etl_log(const char *fmt,...)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	ereport(LOG, (errmsg_internal("%s", buf.data), errhidestmt(true)));
-	pfree(buf.data);
-}
-
-/* Runs a statement through SPI; returns the rows it processed. */
-uint64
-etl_exec(const char *sql, int expected)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	progress_restore();
-	if (rc != expected)
-		elog(ERROR, "unexpected SPI result %s for: %s", SPI_result_code_string(rc), sql);
-	return SPI_processed;
-}
-
-/* Runs a query returning one bigint (NULL counts as 0). */
-uint64
-etl_count(const char *sql)
-{
-	bool		isnull;
-	Datum		value;
-
-	etl_exec(sql, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		elog(ERROR, "expected one row from: %s", sql);
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : (uint64) DatumGetInt64(value);
-}
-
-bool
-etl_table_exists(const char *quoted_name)
-{
-	return etl_count(psprintf("SELECT count(*) FROM pg_catalog.to_regclass(%s) r WHERE r IS NOT NULL",
-							  quote_literal_cstr(quoted_name))) > 0;
-}
-
-void
-etl_drop_table(const char *quoted_name)
-{
-	etl_log("Dropping table %s", quoted_name);
-	etl_exec(psprintf("DROP TABLE %s", quoted_name), SPI_OK_UTILITY);
-	etl_log("Dropped table %s", quoted_name);
-}
-
-/* "a, b" or, with a prefix, "p.a, p.b"; every name quoted */
-char *
-etl_column_list(List *columns, const char *prefix)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, columns)
-	{
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		if (prefix)
-			appendStringInfo(&buf, "%s.", prefix);
-		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
-	}
-	return buf.data;
-}
-
-/* "l.a = r.x AND l.b = r.y" */
-char *
-etl_join_condition(List *left, const char *left_alias, List *right, const char *right_alias)
-{
-	StringInfoData buf;
-	ListCell   *l;
-	ListCell   *r;
-
-	initStringInfo(&buf);
-	forboth(l, left, r, right)
-	{
-		if (buf.len > 0)
-			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "%s.%s = %s.%s",
-						 left_alias, quote_identifier(lfirst(l)),
-						 right_alias, quote_identifier(lfirst(r)));
-	}
-	return buf.data;
-}
-
-/* `name`, with backticks doubled */
-static char *
-mysql_quote_identifier(const char *name)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '`');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '`')
-			appendStringInfoChar(&buf, '`');
-		appendStringInfoChar(&buf, *p);
-	}
-	appendStringInfoChar(&buf, '`');
-	return buf.data;
-}
-
-bool
-etl_list_has_string(List *list, const char *value)
-{
-	ListCell   *lc;
-
-	foreach(lc, list)
-		if (strcmp(lfirst(lc), value) == 0)
-			return true;
-	return false;
-}
-
-int
-etl_source_column_index(SourceCursor *cursor, const char *name)
-{
-	for (int i = 0; i < cursor->ncolumns; i++)
-		if (strcmp(cursor->columns[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-static char *
-source_column_names(SourceCursor *cursor)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < cursor->ncolumns; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", cursor->columns[i].name);
-	return buf.data;
-}
-
-void
-etl_require_source_column(EtlDefinition *def, SourceCursor *cursor, const char *column,
-					  const char *role)
-{
-	if (etl_source_column_index(cursor, column) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("source query of %s \"%s\" returns no column \"%s\" (its %s)",
-						etl_kind_name(def->kind), def->name, column, role),
-				 errdetail("The query returns: %s.", source_column_names(cursor)),
-				 errhint("Alias the column in the source query (SELECT id AS %s ...) or fix the definition.",
-						 mysql_quote_identifier(column))));
-}
-
-/* Column names of an existing table. */
-List *
-etl_table_columns(const char *quoted_table)
-{
-	List	   *result = NIL;
-
-	etl_exec(psprintf("SELECT attname FROM pg_catalog.pg_attribute "
-					  "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
-					  "ORDER BY attnum", quote_literal_cstr(quoted_table)),
-			 SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-	return result;
-}
-
-/*
- * Refuses a run that would write columns the target does not have.  A
- * target made by hand (target_ddl) or by an older source must be altered
- * on purpose: a silent drop of a source column's values is never right.
- */
-void
-etl_require_target_columns(EtlDefinition *def, List *needed)
-{
-	List	   *existing = etl_table_columns(def->target_quoted);
-	ListCell   *lc;
-
-	foreach(lc, needed)
-		if (!etl_list_has_string(existing, lfirst(lc)))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("table %s of %s \"%s\" has no column \"%s\"",
-							def->target, etl_kind_name(def->kind), def->name, (char *) lfirst(lc)),
-					 errdetail("The source query returns that column, or the ETL needs it."),
-					 errhint("Add the column with ALTER TABLE, or rebuild the table with delete_existing_table => true.")));
-}
-
-/* "t.a = s.a, t.b = s.b" for UPDATE ... SET */
-char *
-etl_set_list(List *columns)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, columns)
-		appendStringInfo(&buf, "%s%s = s.%s", buf.len > 0 ? ", " : "",
-						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
-	return buf.data;
-}
-
-/* "ROW(t.a, t.b) IS DISTINCT FROM ROW(s.a, s.b)"; false for no columns */
-char *
-etl_differs(List *columns)
-{
-	if (columns == NIL)
-		return "false";
-	return psprintf("ROW(%s) IS DISTINCT FROM ROW(%s)",
-					etl_column_list(columns, "t"), etl_column_list(columns, "s"));
-}
-
-static bool
-is_integer(const char *value)
-{
-	const char *p = value;
-
-	if (*p == '-')
-		p++;
-	if (*p == '\0')
-		return false;
-	for (; *p; p++)
-		if (!isdigit((unsigned char) *p))
-			return false;
-	return true;
-}
-
-/*
- * The source query, restricted to rows past the watermark when the load is
- * incremental.  A trailing semicolon would end the derived table early.
- */
-char *
-etl_source_query(EtlDefinition *def, bool incremental)
-{
-	char	   *sql = pstrdup(def->source_sql);
-	int			len = strlen(sql);
-
-	while (len > 0 && (sql[len - 1] == ';' || isspace((unsigned char) sql[len - 1])))
-		sql[--len] = '\0';
-	if (!incremental)
-		return sql;
-	/* integers unquoted: MySQL compares an integer with a string as doubles */
-	/* the newline ends a trailing -- or # comment of the source query */
-	return psprintf("SELECT * FROM (%s\n) AS pypeline_source WHERE %s > %s", sql,
-					mysql_quote_identifier(def->incremental_column),
-					is_integer(def->watermark) ? def->watermark : source_quote_literal(def->watermark));
-}
-
-/*
- * Saves the highest incremental_column value of the staged rows, in the
- * transaction that loads them; an empty increment keeps the watermark.
- */
-void
-etl_advance_watermark(EtlDefinition *def, const char *stage)
-{
-	char	   *column = pstrdup(quote_identifier(def->incremental_column));
-	char	   *type = etl_column_type(psprintf("pg_temp.%s", stage), def->incremental_column);
-	char	   *value;
-
-	/* as MySQL reads literals: ISO dates, and instants in the connection's UTC */
-	if (strcmp(type, "timestamp with time zone") == 0)
-		column = psprintf("to_char(max(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", column);
-	else if (strcmp(type, "timestamp without time zone") == 0)
-		column = psprintf("to_char(max(%s), 'YYYY-MM-DD HH24:MI:SS.US')", column);
-	else if (strcmp(type, "date") == 0)
-		column = psprintf("to_char(max(%s), 'YYYY-MM-DD')", column);
-	else
-		column = psprintf("max(%s)::text", column);
-	etl_exec(psprintf("SELECT %s FROM pg_temp.%s", column, stage), SPI_OK_SELECT);
-	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (value != NULL)
-		catalog_save_watermark(def, value);
-}
-
-/*
- * Refreshes a table's statistics when the current role may (it owns the
- * table); a role that only has INSERT and UPDATE leaves it to autovacuum.
- */
-void
-etl_analyze(const char *quoted_name)
-{
-	Oid			relid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(quoted_name)));
-
-	if (pg_class_ownercheck(relid, GetUserId()))
-		etl_exec(psprintf("ANALYZE %s", quoted_name), SPI_OK_UTILITY);
-}
-
-/* format_type of a column of a table, e.g. "bigint" */
-char *
-etl_column_type(const char *quoted_table, const char *column)
-{
-	etl_exec(psprintf("SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-					  "WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
-					  quote_literal_cstr(quoted_table), quote_literal_cstr(column)),
-			 SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("table %s has no column \"%s\"", quoted_table, column)));
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
-
-/*
- * SQL for the instant held by staged column "s.<column>": timestamptz as it
- * is; DATETIME and DATE values, which carry no zone, read as UTC like the
- * MySQL connection.
- */
-char *
-etl_utc_instant(SourceCursor *cursor, const char *column)
-{
-	for (int i = 0; i < cursor->ncolumns; i++)
-		if (strcmp(cursor->columns[i].name, column) == 0 &&
-			cursor->columns[i].mapped_type == TIMESTAMPTZOID)
-			return psprintf("s.%s", quote_identifier(column));
-	return psprintf("(CAST(s.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(column));
-}
 
 /* Python's str(timedelta), as the old tool printed it: 0:00:00.124727 */
 static char *
@@ -465,7 +135,7 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 		privilege_restore(&as_owner);
 		finished = GetCurrentTimestamp();
 		runlog_record_success(def, runner, started, finished, &counts);
-		etl_log("Loaded %llu rows into table %s (elapsed time: %s)",
+		progress_log("Loaded %llu rows into table %s (elapsed time: %s)",
 				(unsigned long long) counts.read, def->target, format_elapsed(started, finished));
 	}
 	PG_CATCH();
@@ -578,7 +248,7 @@ pypeline_refresh_data_warehouse(PG_FUNCTION_ARGS)
 static uint64
 read_dimension_source(const char *name, const char *server, const char *sql, List *natural_key)
 {
-	SourceCursor *cursor = source_open(server, sql, name);
+	SourceCursor *cursor = source_open(server, sql, "dimension", name);
 	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
 													  "pypeline source test row",
 													  ALLOCSET_DEFAULT_SIZES);
