@@ -23,6 +23,7 @@ OBJS = \
 	src/stage.o \
 	src/catalog.o \
 	src/target.o \
+	src/members.o \
 	src/dimension.o \
 	src/versions.o \
 	src/schema.o \

@@ -27,14 +27,6 @@
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 
-/* Columns pypeline manages in every type 2 dimension. */
-#define VALID_FROM "valid_from"
-#define VALID_TO "valid_to"
-#define VERSION "version"
-#define IS_CURRENT "is_current"
-#define INFERRED "inferred"
-#define DELETED "deleted"
-
 /* Source columns stored as attributes: all but the natural key and change date. */
 static List *
 attribute_columns(EtlDefinition *def, SourceCursor *cursor)
@@ -88,111 +80,6 @@ refuse_orphaning_facts(EtlDefinition *def, void *arg)
 	}
 }
 
-/*
- * Column names and SQL values of a placeholder member of a dimension: the
- * unknown member (natural_key_exprs NIL: key -1) or an inferred member
- * (natural key from the given expressions, surrogate key generated).
- * Every NOT NULL column gets a value: text 'Unknown', numbers -1, false,
- * -infinity, or the column default; anything else is an error that says
- * which column needs a default.
- */
-void
-dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
-					  StringInfo names, StringInfo values)
-{
-	bool		unknown = natural_key_exprs == NIL;
-	SPITupleTable *columns;
-
-	exec_sql(psprintf("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
-					  "  a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', "
-					  "  t.typcategory "
-					  "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-					  "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-					  "ORDER BY a.attnum", quote_literal_cstr(dim->target_quoted)),
-			 SPI_OK_SELECT);
-	columns = SPI_tuptable;
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tuple = columns->vals[i];
-		char	   *name = SPI_getvalue(tuple, columns->tupdesc, 1);
-		char	   *type = SPI_getvalue(tuple, columns->tupdesc, 2);
-		bool		notnull = strcmp(SPI_getvalue(tuple, columns->tupdesc, 3), "t") == 0;
-		bool		has_default = strcmp(SPI_getvalue(tuple, columns->tupdesc, 4), "t") == 0;
-		char		category = SPI_getvalue(tuple, columns->tupdesc, 5)[0];
-		int			nk_index = list_length(dim->natural_key);
-		char	   *value = NULL;
-
-		for (int k = 0; k < list_length(dim->natural_key); k++)
-			if (strcmp(list_nth(dim->natural_key, k), name) == 0)
-				nk_index = k;
-
-		if (strcmp(name, dim->surrogate_key) == 0)
-			value = unknown ? "-1" : NULL;
-		else if (nk_index < list_length(dim->natural_key) && !unknown)
-			value = list_nth(natural_key_exprs, nk_index);
-		else if (dim->scd_type == 2 && strcmp(name, VALID_FROM) == 0)
-			value = quote_literal_cstr(dim->beginning_of_time);
-		else if (dim->scd_type == 2 && strcmp(name, VALID_TO) == 0)
-			value = quote_literal_cstr(dim->end_of_time);
-		else if (dim->scd_type == 2 && strcmp(name, VERSION) == 0)
-			value = "1";
-		else if (dim->scd_type == 2 && strcmp(name, IS_CURRENT) == 0)
-			value = "true";
-		else if (strcmp(name, INFERRED) == 0)
-			value = unknown ? "false" : "true";
-		else if (strcmp(name, DELETED) == 0)
-			value = "false";
-		else if (nk_index < list_length(dim->natural_key) && !notnull)
-			value = NULL;		/* the unknown member has no natural key */
-		else if (category == TYPCATEGORY_STRING)
-			value = "'Unknown'";
-		else if (!notnull || has_default)
-			value = NULL;
-		else if (category == TYPCATEGORY_NUMERIC)
-			value = "-1";
-		else if (category == TYPCATEGORY_BOOLEAN)
-			value = "false";
-		else if (category == TYPCATEGORY_DATETIME && strcmp(type, "time without time zone") != 0 &&
-				 strcmp(type, "time with time zone") != 0)
-			value = "'-infinity'";
-		else if (category == TYPCATEGORY_TIMESPAN)
-			value = "'0'";
-		else if (category == TYPCATEGORY_ARRAY)
-			value = "'{}'";
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("cannot make the %s member of dimension \"%s\": column \"%s\" (%s) is NOT NULL and has no default",
-							unknown ? "unknown" : "inferred", dim->name, name, type),
-					 errhint("Give the column a DEFAULT in the target DDL, or make it nullable.")));
-
-		if (value == NULL)
-			continue;
-		if (names->len > 0)
-		{
-			appendStringInfoString(names, ", ");
-			appendStringInfoString(values, ", ");
-		}
-		appendStringInfoString(names, quote_identifier(name));
-		/* typed, so the values also serve in SELECT DISTINCT */
-		appendStringInfo(values, "CAST(%s AS %s)", value, type);
-	}
-}
-
-static void
-insert_unknown_member(EtlDefinition *def)
-{
-	StringInfoData names;
-	StringInfoData values;
-
-	initStringInfo(&names);
-	initStringInfo(&values);
-	dimension_placeholder(def, NIL, &names, &values);
-	exec_sql(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE VALUES (%s)",
-					  def->target_quoted, names.data, values.data),
-			 SPI_OK_INSERT);
-}
-
 static char *
 mapped_type_of(SourceCursor *cursor, const char *column)
 {
@@ -217,10 +104,10 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *attributes)
 	foreach(lc, attributes)
 		appendStringInfo(&sql, ", %s %s", quote_identifier(lfirst(lc)), mapped_type_of(cursor, lfirst(lc)));
 	if (def->scd_type == 2)
-		appendStringInfoString(&sql, ", " VALID_FROM " timestamptz NOT NULL, " VALID_TO " timestamptz NOT NULL, "
-							   VERSION " integer NOT NULL, " IS_CURRENT " boolean NOT NULL, "
-							   DELETED " boolean NOT NULL DEFAULT false");
-	appendStringInfoString(&sql, ", " INFERRED " boolean NOT NULL DEFAULT false)");
+		appendStringInfoString(&sql, ", " COL_VALID_FROM " timestamptz NOT NULL, " COL_VALID_TO " timestamptz NOT NULL, "
+							   COL_VERSION " integer NOT NULL, " COL_IS_CURRENT " boolean NOT NULL, "
+							   COL_DELETED " boolean NOT NULL DEFAULT false");
+	appendStringInfoString(&sql, ", " COL_INFERRED " boolean NOT NULL DEFAULT false)");
 	return sql.data;
 }
 
@@ -235,9 +122,9 @@ create_key_indexes(EtlDefinition *def)
 
 	if (def->scd_type == 2)
 	{
-		exec_sql(psprintf("CREATE UNIQUE INDEX ON %s (%s) WHERE " IS_CURRENT, def->target_quoted, key),
+		exec_sql(psprintf("CREATE UNIQUE INDEX ON %s (%s) WHERE " COL_IS_CURRENT, def->target_quoted, key),
 				 SPI_OK_UTILITY);
-		exec_sql(psprintf("CREATE INDEX ON %s (%s, " VALID_FROM ")", def->target_quoted, key),
+		exec_sql(psprintf("CREATE INDEX ON %s (%s, " COL_VALID_FROM ")", def->target_quoted, key),
 				 SPI_OK_UTILITY);
 	}
 	else
@@ -257,7 +144,7 @@ prepare_target(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too, const c
 	bool		created = target_prepare(def, rebuild, derived, refuse_orphaning_facts, &facts_rebuilt_too);
 
 	if (created)
-		insert_unknown_member(def);
+		members_insert_unknown(def);
 	return created;
 }
 
@@ -352,29 +239,13 @@ classify(EtlDefinition *def, const char *stage, List *attributes, bool has_infer
 					  quote_identifier(def->surrogate_key), quote_identifier(def->surrogate_key),
 					  def->scd_type == 0 ? "false" :
 					  deparse_differs(string_list_difference(attributes, def->ignored_columns)),
-					  has_inferred ? " OR t." INFERRED : "",
+					  has_inferred ? " OR t." COL_INFERRED : "",
 					  stage, def->target_quoted, key_match,
-					  def->scd_type == 2 ? " AND t." IS_CURRENT : ""),
+					  def->scd_type == 2 ? " AND t." COL_IS_CURRENT : ""),
 			 SPI_OK_SELECT);
 	counts->inserted = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
 	counts->updated = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), NULL, 10);
 	counts->unchanged = counts->read - counts->rejected - counts->inserted - counts->updated;
-}
-
-/* Completes inferred members in place with their real attributes. */
-void
-dimension_complete_inferred(EtlDefinition *def, const char *stage, List *attributes)
-{
-	if (attributes == NIL)
-		exec_sql(psprintf("UPDATE %s t SET " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
-						  def->target_quoted, stage,
-						  deparse_join(def->natural_key, "t", def->natural_key, "s")),
-				 SPI_OK_UPDATE);
-	else
-		exec_sql(psprintf("UPDATE %s t SET %s, " INFERRED " = false FROM pg_temp.%s s WHERE %s AND t." INFERRED,
-						  def->target_quoted, deparse_set_list(attributes), stage,
-						  deparse_join(def->natural_key, "t", def->natural_key, "s")),
-				 SPI_OK_UPDATE);
 }
 
 /*
@@ -386,7 +257,7 @@ insert_new_members(EtlDefinition *def, const char *stage, List *attributes, bool
 {
 	List	   *columns = list_concat_copy(def->natural_key, attributes);
 	char	   *scd_columns = def->scd_type == 2 ?
-		", " VALID_FROM ", " VALID_TO ", " VERSION ", " IS_CURRENT : "";
+		", " COL_VALID_FROM ", " COL_VALID_TO ", " COL_VERSION ", " COL_IS_CURRENT : "";
 	char	   *scd_values = def->scd_type == 2 ?
 		psprintf(", %s, %s, 1, true", quote_literal_cstr(def->beginning_of_time),
 				 quote_literal_cstr(def->end_of_time)) : "";
@@ -406,7 +277,7 @@ merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_in
 	List	   *overwritten = string_list_difference(attributes, def->ignored_columns);
 
 	if (has_inferred)
-		dimension_complete_inferred(def, stage, attributes);
+		members_complete_inferred(def, psprintf("pg_temp.%s", stage), attributes);
 	if (def->scd_type == 1 && overwritten != NIL)
 		exec_sql(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND %s",
 						  def->target_quoted, deparse_set_list(overwritten), stage,
@@ -425,7 +296,7 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 							   "year smallint, quarter smallint, month smallint, month_name text, "
 							   "day_of_month smallint, day_of_week smallint, day_name text, "
 							   "week_of_year smallint, day_of_year smallint, is_weekend boolean, "
-							   INFERRED " boolean NOT NULL DEFAULT false)",
+							   COL_INFERRED " boolean NOT NULL DEFAULT false)",
 							   def->target_quoted, quote_identifier(def->surrogate_key));
 
 	/* the merges of source dimensions do not apply; the key is the date */
@@ -490,7 +361,7 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	target.source_columns = list_copy(needed);
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
-		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
+		needed = list_concat(needed, list_make4(COL_VALID_FROM, COL_VALID_TO, COL_VERSION, COL_IS_CURRENT));
 	target_require_columns(def, needed);
 
 	/* the keys nextval would give, one per row in source order */
@@ -511,7 +382,7 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	target.first_number = first_key;
 	if (def->scd_type == 2)
 	{
-		target.constant_columns = list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT);
+		target.constant_columns = list_make4(COL_VALID_FROM, COL_VALID_TO, COL_VERSION, COL_IS_CURRENT);
 		target.constant_values = list_make4(def->beginning_of_time, def->end_of_time, "1", "true");
 	}
 	target.key_columns = def->natural_key;
@@ -675,7 +546,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	needed = list_concat_copy(def->natural_key, attributes);
 	needed = lappend(needed, def->surrogate_key);
 	if (def->scd_type == 2)
-		needed = list_concat(needed, list_make4(VALID_FROM, VALID_TO, VERSION, IS_CURRENT));
+		needed = list_concat(needed, list_make4(COL_VALID_FROM, COL_VALID_TO, COL_VERSION, COL_IS_CURRENT));
 	target_require_columns(def, needed);
 	target_require_lossless(def, cursor, stage, list_concat_copy(def->natural_key, attributes), def->natural_key);
 	target_columns = exec_table_columns(def->target_quoted);
@@ -690,13 +561,13 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	else
 	{
 		/* inferred members to complete: only if a fact has made some */
-		bool		has_inferred = string_list_member(target_columns, INFERRED) &&
-			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " INFERRED " LIMIT 1) x",
+		bool		has_inferred = string_list_member(target_columns, COL_INFERRED) &&
+			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " COL_INFERRED " LIMIT 1) x",
 							   def->target_quoted)) > 0;
 
 		if (def->scd_type == 2)
 			versions_merge(def, cursor, stage, attributes, has_inferred,
-						   string_list_member(target_columns, DELETED), &counts);
+						   string_list_member(target_columns, COL_DELETED), &counts);
 		else
 		{
 			classify(def, stage, attributes, has_inferred, &counts);
@@ -708,7 +579,7 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 
 	/* only a full source tells which members are gone */
 	if (def->deletes != DELETES_IGNORE && !incremental)
-		counts.deleted = versions_close_deleted(def, stage, string_list_member(target_columns, DELETED),
+		counts.deleted = versions_close_deleted(def, stage, string_list_member(target_columns, COL_DELETED),
 												&counts);
 	if (def->incremental_column)
 		catalog_advance_watermark(def, stage);

@@ -87,7 +87,7 @@ check_other_roles_dimension(EtlDefinition *def, ResolvedLookup *r)
 				 errdetail("Its policies would run with the rights of the fact's owner, role %s.",
 						   privilege_role_name(def->owner))));
 	if (dim->scd_type == 2)
-		columns = list_concat(columns, list_make3("valid_from", "valid_to", "is_current"));
+		columns = list_concat(columns, list_make3(COL_VALID_FROM, COL_VALID_TO, COL_IS_CURRENT));
 	foreach(lc, columns)
 		if (!has_builtin_type(r->relid, lfirst(lc)))
 			ereport(ERROR,
@@ -194,8 +194,6 @@ refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 static void
 add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 {
-	StringInfoData names;
-	StringInfoData values;
 	List	   *exprs = NIL;
 	ListCell   *col;
 
@@ -205,13 +203,8 @@ add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 								r->dimension->name, def->name));
 	foreach(col, r->lookup->columns)
 		exprs = lappend(exprs, psprintf("s.%s", quote_identifier(lfirst(col))));
-	initStringInfo(&names);
-	initStringInfo(&values);
-	dimension_placeholder(r->dimension, exprs, &names, &values);
-	exec_sql(psprintf("INSERT INTO %s (%s) SELECT DISTINCT %s FROM pg_temp.%s s WHERE %s",
-					  r->dimension->target_quoted, names.data, values.data, stage,
-					  unmatched_condition(r)),
-			 SPI_OK_INSERT);
+	(void) members_add_inferred(r->dimension, exprs,
+								psprintf("pg_temp.%s s WHERE %s", stage, unmatched_condition(r)));
 }
 
 /*

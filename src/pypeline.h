@@ -253,6 +253,14 @@ typedef enum UnmatchedPolicy
 	UNMATCHED_ERROR
 } UnmatchedPolicy;
 
+/* Columns pypeline manages in a dimension besides its keys and attributes. */
+#define COL_VALID_FROM "valid_from"		/* type 2: [valid_from, valid_to) */
+#define COL_VALID_TO "valid_to"
+#define COL_VERSION "version"			/* type 2: 1, 2, ... in time order */
+#define COL_IS_CURRENT "is_current"		/* type 2 */
+#define COL_DELETED "deleted"			/* type 2: a version for deletes => 'new_record' */
+#define COL_INFERRED "inferred"			/* made by a fact, completed by the next load */
+
 typedef struct FactLookup
 {
 	char	   *dimension;		/* name of the dimension ETL */
@@ -365,13 +373,18 @@ typedef struct LoadCounts
 } LoadCounts;
 
 /* ----------------------------------------------------------------
+ * members.c: unknown and inferred members
+ * ----------------------------------------------------------------
+ */
+extern void members_insert_unknown(EtlDefinition *dim);
+extern uint64 members_add_inferred(EtlDefinition *dim, List *key_exprs, const char *rows);
+extern void members_complete_inferred(EtlDefinition *dim, const char *rows, List *attributes);
+
+/* ----------------------------------------------------------------
  * dimension.c: dimension loads
  * ----------------------------------------------------------------
  */
 extern LoadCounts dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too);
-extern void dimension_placeholder(EtlDefinition *dim, List *natural_key_exprs,
-								  StringInfo names, StringInfo values);
-extern void dimension_complete_inferred(EtlDefinition *def, const char *stage, List *attributes);
 
 /* ----------------------------------------------------------------
  * versions.c: type 2 versions and hard deletes

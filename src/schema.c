@@ -72,7 +72,7 @@ static bool
 is_managed_column(EtlDefinition *def, const char *column)
 {
 	static const char *const managed[] = {
-		"valid_from", "valid_to", "version", "is_current", "inferred", "deleted", NULL
+		COL_VALID_FROM, COL_VALID_TO, COL_VERSION, COL_IS_CURRENT, COL_INFERRED, COL_DELETED, NULL
 	};
 
 	if (strcmp(column, def->surrogate_key) == 0)

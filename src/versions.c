@@ -30,7 +30,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
-#define SCD_COLUMNS "valid_from, valid_to, version, is_current"
+#define SCD_COLUMNS COL_VALID_FROM ", " COL_VALID_TO ", " COL_VERSION ", " COL_IS_CURRENT
 
 /* Where a hard delete closes the version of pypeline_gone g it applies to. */
 #define CLOSING_INSTANT "greatest(now(), g.valid_from + interval '1 microsecond')"
@@ -295,7 +295,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 						  deparse_differs(in_place), has_inferred ? " OR t.inferred" : ""),
 				 SPI_OK_UTILITY);
 		if (has_inferred)
-			dimension_complete_inferred(def, "pypeline_latest_source", attributes);
+			members_complete_inferred(def, "pg_temp.pypeline_latest_source", attributes);
 	}
 
 	existing = collect_latest_versions(def, stage, tracked, has_deleted);
@@ -388,7 +388,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 	char	   *live = psprintf("t.is_current AND t.%s <> -1 AND NOT %s%s",
 								quote_identifier(def->surrogate_key),
 								has_deleted ? "t.deleted" : "false",
-								string_list_member(exec_table_columns(def->target_quoted), "inferred") ?
+								string_list_member(exec_table_columns(def->target_quoted), COL_INFERRED) ?
 								" AND NOT t.inferred" : "");
 	char	   *gone = psprintf("%s AND NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, stage,
 								deparse_join(def->natural_key, "t", def->natural_key, "s"));
@@ -436,9 +436,9 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 		{
 			char	   *column = lfirst(lc);
 
-			if (strcmp(column, def->surrogate_key) != 0 && strcmp(column, "valid_from") != 0 &&
-				strcmp(column, "valid_to") != 0 && strcmp(column, "version") != 0 &&
-				strcmp(column, "is_current") != 0 && strcmp(column, "deleted") != 0)
+			if (strcmp(column, def->surrogate_key) != 0 && strcmp(column, COL_VALID_FROM) != 0 &&
+				strcmp(column, COL_VALID_TO) != 0 && strcmp(column, COL_VERSION) != 0 &&
+				strcmp(column, COL_IS_CURRENT) != 0 && strcmp(column, COL_DELETED) != 0)
 				copied = lappend(copied, column);
 		}
 		exec_sql(psprintf("INSERT INTO %s (%s, " SCD_COLUMNS ", deleted) "
