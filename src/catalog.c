@@ -51,12 +51,6 @@ static const char *const managed_columns[] = {
 	"position", "owner", "target_schema", "target_table", "defined_at", NULL
 };
 
-const char *
-etl_kind_name(EtlKind kind)
-{
-	return kind == ETL_DIMENSION ? "dimension" : "fact";
-}
-
 EtlKind
 etl_kind_from_name(const char *name)
 {

@@ -28,6 +28,11 @@
 
 /* Connections still open, in TopMemoryContext; closed at transaction end. */
 static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
+static bool callbacks_registered = false;
+
+static void xact_callback(XactEvent event, void *arg);
+static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg);
 
 /*
  * Seconds the statement-killing helper connection may wait for the server,
@@ -297,6 +302,12 @@ pypeline_connect(SourceOptions *options)
 	conn->subxid = GetCurrentSubTransactionId();
 	MemoryContextSwitchTo(oldcxt);
 
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(xact_callback, NULL);
+		RegisterSubXactCallback(subxact_callback, NULL);
+		callbacks_registered = true;
+	}
 	conn->mysql = mysql_init(NULL);
 	if (conn->mysql == NULL)
 	{
@@ -491,11 +502,4 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				conn->subxid = parentSubid;
 		}
 	}
-}
-
-void
-pypeline_register_xact_callbacks(void)
-{
-	RegisterXactCallback(xact_callback, NULL);
-	RegisterSubXactCallback(subxact_callback, NULL);
 }

@@ -43,14 +43,14 @@ report(void)
 }
 
 void
-progress_begin(EtlKind kind, const char *name, const char *target)
+progress_begin(const char *kind, const char *name, const char *target)
 {
 	running = true;
 	started = GetCurrentTimestamp();
 	rows_read = 0;
 	phase = PROGRESS_PHASE_READING;
 	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("pypeline ETL %s \"%s\" into %s", etl_kind_name(kind), name, target));
+						   psprintf("pypeline ETL %s \"%s\" into %s", kind, name, target));
 	report();
 }
 

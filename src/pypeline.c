@@ -1,7 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * pypeline.c
- *		Module entry point: settings and process-wide initialisation.
+ *		Module entry point and what the whole library shares: the settings
+ *		(GUCs), the MySQL client library's initialisation, and the template
+ *		of the library's dynamic background workers.
+ *
+ * Transaction callbacks are registered by the files that need them, on
+ * first use (connection.c, worker.c), as postgres_fdw does.
+ *
+ * Calls nothing else in pypeline.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +19,8 @@
 PG_MODULE_MAGIC;
 
 int			pypeline_default_fetch_size = 10000;
+int			pypeline_max_parallel_etls = 4;
+int			pypeline_max_queued_tasks = 100;
 
 void		_PG_init(void);
 
@@ -49,6 +58,19 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pypeline");
-	pypeline_register_xact_callbacks();
-	worker_register_callbacks();
+}
+
+/* A dynamic worker of this library, started once, never restarted. */
+void
+worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "pypeline");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	worker->bgw_main_arg = main_arg;
 }

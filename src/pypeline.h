@@ -93,7 +93,6 @@ extern void pypeline_disconnect(SourceConnection *conn);
 extern int	pypeline_wait_for_mysql(SourceConnection *conn, int status);
 extern void pypeline_execute(SourceConnection *conn, const char *sql);
 extern void pypeline_report_mysql_error(SourceConnection *conn, const char *action) pg_attribute_noreturn();
-extern void pypeline_register_xact_callbacks(void);
 
 /* ----------------------------------------------------------------
  * convert.c: MySQL values to Datums
@@ -229,6 +228,12 @@ typedef enum EtlKind
 	ETL_FACT
 } EtlKind;
 
+static inline const char *
+etl_kind_name(EtlKind kind)
+{
+	return kind == ETL_DIMENSION ? "dimension" : "fact";
+}
+
 /* What happens to members whose key a full source no longer returns. */
 typedef enum DeletePolicy
 {
@@ -309,7 +314,6 @@ typedef struct EtlDefinition
 	UnmatchedPolicy unmatched;
 } EtlDefinition;
 
-extern const char *etl_kind_name(EtlKind kind);
 extern EtlKind etl_kind_from_name(const char *name);
 extern EtlDefinition *catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run);
 extern List *catalog_active_etls(EtlKind kind, int *skipped);
@@ -415,7 +419,7 @@ extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
 #define PROGRESS_PHASE_READING 1	/* streaming the source into staging */
 #define PROGRESS_PHASE_MERGING 2	/* writing the warehouse table */
 
-extern void progress_begin(EtlKind kind, const char *name, const char *target);
+extern void progress_begin(const char *kind, const char *name, const char *target);
 extern void progress_rows(uint64 rows);
 extern void progress_phase(int new_phase);
 extern void progress_restore(void);
@@ -474,7 +478,6 @@ typedef struct TaskView
 	bool		submitted_here; /* by the current transaction */
 } TaskView;
 
-extern int	pypeline_max_queued_tasks;
 extern int64 task_insert(Datum what, bool what_isnull, Datum arguments, bool arguments_isnull, Oid role);
 extern void task_reap(void);
 extern List *task_stranded(void);
@@ -493,14 +496,14 @@ extern char *task_subtask_results(Task *parent);
  * worker.c: background workers that run tasks
  * ----------------------------------------------------------------
  */
-extern int	pypeline_max_parallel_etls;
-extern void worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg);
-extern void worker_register_callbacks(void);
 
 /* ----------------------------------------------------------------
- * pypeline.c: GUCs
+ * pypeline.c: settings, background worker template
  * ----------------------------------------------------------------
  */
 extern int	pypeline_default_fetch_size;
+extern int	pypeline_max_parallel_etls;
+extern int	pypeline_max_queued_tasks;
+extern void worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg);
 
 #endif							/* PYPELINE_H */

@@ -124,7 +124,7 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 		 */
 		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		progress_begin(kind, name, def->target);
+		progress_begin(etl_kind_name(kind), name, def->target);
 
 		if (kind == ETL_DIMENSION)
 			counts = dimension_load(def, rebuild, facts_rebuilt_too);

@@ -39,7 +39,6 @@ PG_FUNCTION_INFO_V1(pypeline_task_status);
 PG_FUNCTION_INFO_V1(pypeline_task_result);
 PG_FUNCTION_INFO_V1(pypeline_revoke);
 
-int			pypeline_max_queued_tasks = 100;
 
 /* A task that got no worker is given one after this long (ms). */
 #define STRANDED_AFTER_MS 2000

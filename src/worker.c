@@ -53,28 +53,13 @@ PG_FUNCTION_INFO_V1(pypeline_wait);
 
 PGDLLEXPORT void pypeline_worker_main(Datum main_arg);
 
-int			pypeline_max_parallel_etls = 4;
 
 /* Milliseconds between two looks at a task or at a refresh's sub-tasks. */
 #define POLL_MS 50
 
 /* Tasks submitted by the current transaction, launched when it commits. */
 static List *launch_at_commit = NIL;
-
-/* A dynamic worker of this library, started once, never restarted. */
-void
-worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg)
-{
-	memset(worker, 0, sizeof(*worker));
-	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker->bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker->bgw_library_name, BGW_MAXLEN, "pypeline");
-	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", type);
-	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
-	worker->bgw_main_arg = main_arg;
-}
+static bool launch_callback_registered = false;
 
 /* Starts a worker for a task (or, for a helper, a refresh's sub-tasks). */
 static bool
@@ -161,11 +146,6 @@ launch_at_commit_callback(XactEvent event, void *arg pg_attribute_unused())
 	}
 }
 
-void
-worker_register_callbacks(void)
-{
-	RegisterXactCallback(launch_at_commit_callback, NULL);
-}
 
 /*
  * pypeline._submit(what, arguments) -> task id
@@ -192,6 +172,9 @@ pypeline_submit(PG_FUNCTION_ARGS)
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		TaskLaunch *launch = palloc(sizeof(TaskLaunch));
 
+		if (!launch_callback_registered)
+			RegisterXactCallback(launch_at_commit_callback, NULL);
+		launch_callback_registered = true;
 		launch->task_id = task_id;
 		launch->database = MyDatabaseId;
 		launch->role = role;
