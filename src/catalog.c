@@ -369,15 +369,16 @@ void
 catalog_advance_watermark(EtlDefinition *def, const char *stage)
 {
 	char	   *column = pstrdup(quote_identifier(def->incremental_column));
-	char	   *type = exec_column_type(psprintf("pg_temp.%s", stage), def->incremental_column);
+	int32		typmod;
+	Oid			type = exec_column_type_oid(psprintf("pg_temp.%s", stage), def->incremental_column, &typmod);
 	char	   *value;
 
 	/* as MySQL reads literals: ISO dates, and instants in the connection's UTC */
-	if (strcmp(type, "timestamp with time zone") == 0)
+	if (type == TIMESTAMPTZOID)
 		column = psprintf("to_char(max(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", column);
-	else if (strcmp(type, "timestamp without time zone") == 0)
+	else if (type == TIMESTAMPOID)
 		column = psprintf("to_char(max(%s), 'YYYY-MM-DD HH24:MI:SS.US')", column);
-	else if (strcmp(type, "date") == 0)
+	else if (type == DATEOID)
 		column = psprintf("to_char(max(%s), 'YYYY-MM-DD')", column);
 	else
 		column = psprintf("max(%s)::text", column);

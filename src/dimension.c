@@ -337,8 +337,6 @@ typedef enum DirectOutcome
 	DIRECT_UNDONE				/* tried and rolled back: load again, staged */
 } DirectOutcome;
 
-/* makes the next dimension_load use the staging table */
-static bool next_load_staged = false;
 
 /*
  * Creates the target and streams the source into it (see
@@ -418,90 +416,69 @@ fill_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
  * rebuild guard) rolls the attempt back, and the staged load then reads
  * the source again and does what it always did, messages included.
  */
+typedef struct DirectAttempt
+{
+	EtlDefinition *def;
+	SourceCursor *cursor;
+	List	   *attributes;
+	bool		rebuild;
+	bool		facts_rebuilt_too;
+	DirectStep	step;
+	int64		rows;
+} DirectAttempt;
+
+static bool
+attempt_direct(void *arg)
+{
+	DirectAttempt *a = arg;
+
+	a->rows = fill_new_target(a->def, a->cursor, a->attributes, a->rebuild, a->facts_rebuilt_too, &a->step);
+	return a->rows >= 0;
+}
+
 static DirectOutcome
 load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 				bool rebuild, bool facts_rebuilt_too, LoadCounts *counts)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile DirectStep step = DIRECT_PREPARE;
-	volatile int64 rows = -1;
+	DirectAttempt attempt = {def, cursor, attributes, rebuild, facts_rebuilt_too, DIRECT_PREPARE, -1};
+	ErrorData  *edata;
 
 	/* rejected rows, hand-made targets and watermarks need the staging table */
 	if (def->reject_bad_keys || def->target_ddl || def->incremental_column ||
 		(!rebuild && OidIsValid(target_open(def))))
 		return DIRECT_UNSUITED;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	edata = exec_in_subtransaction(attempt_direct, &attempt);
+	if (edata)
 	{
-		int64		filled = fill_new_target(def, cursor, attributes, rebuild,
-											 facts_rebuilt_too, &step);
-
-		if (filled >= 0)
-			ReleaseCurrentSubTransaction();
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		rows = filled;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
 		/* the staged load raises these after reading the source, as before */
-		if (!(step == DIRECT_PREPARE &&
+		if (!(attempt.step == DIRECT_PREPARE &&
 			  (edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
 			   edata->sqlerrcode == ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)) &&
-			!(step == DIRECT_INDEX && edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION))
+			!(attempt.step == DIRECT_INDEX && edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION))
 			ReThrowError(edata);
 		FreeErrorData(edata);
-		rows = -1;
+		attempt.rows = -1;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcontext);
-	CurrentResourceOwner = oldowner;
-
-	if (rows < 0)
-	{
-		source_close(cursor);
+	/* done with the source either way: the staged load reads it again */
+	source_close(cursor);
+	if (attempt.rows < 0)
 		return DIRECT_UNDONE;
-	}
-	counts->read = counts->inserted = (uint64) rows;
+	counts->read = counts->inserted = (uint64) attempt.rows;
 	/* facts join this table next: give the planner fresh statistics */
 	exec_analyze(def->target_quoted);
 	return DIRECT_LOADED;
 }
 
 /*
- * Loads a dimension: source into staging, checks, target creation or
- * reconciliation with the source's columns, merge, deleted members; or,
- * for a new target, the source straight into it.
+ * Opens a dimension's source and checks that it returns the columns the
+ * definition names; *attributes gets the columns stored as attributes.
  */
-LoadCounts
-dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
+static SourceCursor *
+open_dimension_source(EtlDefinition *def, bool incremental, List **attributes)
 {
-	bool		staged = next_load_staged;
-	LoadCounts	counts = {0};
-	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
-		OidIsValid(target_open(def));
 	SourceCursor *cursor;
-	char	   *stage;
-	List	   *attributes;
-	List	   *needed;
-	List	   *target_columns;
-	bool		created;
 	ListCell   *lc;
-
-	next_load_staged = false;
-	if (def->is_calendar)
-		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 
 	progress_log("Executing source query for dimension %s", def->target);
 	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
@@ -518,19 +495,55 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 		source_require_column(cursor, def->change_date_column, "change date column");
 	if (def->incremental_column)
 		source_require_column(cursor, def->incremental_column, "incremental column");
-	attributes = attribute_columns(def, cursor);
+	*attributes = attribute_columns(def, cursor);
+	return cursor;
+}
 
-	switch (staged ? DIRECT_UNSUITED :
-			load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts))
+static LoadCounts load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes,
+							  bool rebuild, bool facts_rebuilt_too, bool incremental);
+
+/*
+ * Loads a dimension: a new target straight from the source when it can,
+ * otherwise through a staging table (load_staged).
+ */
+LoadCounts
+dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
+{
+	LoadCounts	counts = {0};
+	bool		incremental;
+	SourceCursor *cursor;
+	List	   *attributes;
+
+	if (def->is_calendar)
+		return date_dimension_load(def, rebuild, facts_rebuilt_too);
+	incremental = def->incremental_column && def->watermark && !rebuild && OidIsValid(target_open(def));
+	cursor = open_dimension_source(def, incremental, &attributes);
+	switch (load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts))
 	{
 		case DIRECT_LOADED:
 			return counts;
 		case DIRECT_UNDONE:
-			next_load_staged = true;
-			return dimension_load(def, rebuild, facts_rebuilt_too);
+			cursor = open_dimension_source(def, incremental, &attributes);
+			break;
 		case DIRECT_UNSUITED:
 			break;
 	}
+	return load_staged(def, cursor, attributes, rebuild, facts_rebuilt_too, incremental);
+}
+
+/*
+ * The source into staging, checks, target creation or reconciliation with
+ * the source's columns, merge, deleted members.
+ */
+static LoadCounts
+load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool rebuild,
+			bool facts_rebuilt_too, bool incremental)
+{
+	LoadCounts	counts = {0};
+	char	   *stage;
+	List	   *needed;
+	List	   *target_columns;
+	bool		created;
 
 	stage = stage_create(cursor, def->name);
 	progress_log("Loading data");

@@ -100,21 +100,30 @@ exec_table_columns(const char *quoted_table)
 	return result;
 }
 
-/* The type of a column, as format_type writes it (e.g. "numeric(10,2)"). */
-char *
-exec_column_type(const char *quoted_table, const char *column)
+/* The type and typmod of a column of an existing table. */
+Oid
+exec_column_type_oid(const char *quoted_table, const char *column, int32 *typmod)
 {
 	Oid			relid = existing_relation(quoted_table);
 	AttrNumber	attnum = get_attnum(relid, column);
 	Oid			typid;
-	int32		typmod;
 	Oid			collation;
 
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("table %s has no column \"%s\"", quoted_table, column)));
-	get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collation);
+	get_atttypetypmodcoll(relid, attnum, &typid, typmod, &collation);
+	return typid;
+}
+
+/* The type of a column, as format_type writes it (e.g. "numeric(10,2)"), for SQL text. */
+char *
+exec_column_type(const char *quoted_table, const char *column)
+{
+	int32		typmod;
+	Oid			typid = exec_column_type_oid(quoted_table, column, &typmod);
+
 	return format_type_with_typemod(typid, typmod);
 }
 

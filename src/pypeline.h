@@ -360,6 +360,7 @@ extern uint64 exec_count(const char *sql);
 extern Oid	exec_relation(const char *quoted_name);
 extern bool exec_table_exists(const char *quoted_name);
 extern List *exec_table_columns(const char *quoted_table);
+extern Oid	exec_column_type_oid(const char *quoted_table, const char *column, int32 *typmod);
 extern char *exec_column_type(const char *quoted_table, const char *column);
 extern void exec_analyze(const char *quoted_name);
 extern ErrorData *exec_in_subtransaction(bool (*work) (void *arg), void *arg);

@@ -246,9 +246,9 @@ pypeline_refresh_data_warehouse(PG_FUNCTION_ARGS)
  * checks that its natural key columns are there; returns the row count.
  */
 static uint64
-read_dimension_source(const char *name, const char *server, const char *sql, List *natural_key)
+read_dimension_source(EtlDefinition *def)
 {
-	SourceCursor *cursor = source_open(server, sql, "dimension", name);
+	SourceCursor *cursor = source_open(def->server, def->source_sql, "dimension", def->name);
 	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
 													  "pypeline source test row",
 													  ALLOCSET_DEFAULT_SIZES);
@@ -258,18 +258,8 @@ read_dimension_source(const char *name, const char *server, const char *sql, Lis
 	uint64		rows = 0;
 	ListCell   *lc;
 
-	foreach(lc, natural_key)
-	{
-		bool		found = false;
-
-		for (int i = 0; i < cursor->ncolumns && !found; i++)
-			found = strcmp(cursor->columns[i].name, lfirst(lc)) == 0;
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("source query of dimension \"%s\" has no natural key column \"%s\"",
-							name, (char *) lfirst(lc))));
-	}
+	foreach(lc, def->natural_key)
+		source_require_column(cursor, lfirst(lc), "natural key");
 	oldcxt = MemoryContextSwitchTo(row_context);
 	while (source_next(cursor, values, nulls))
 	{
@@ -280,6 +270,25 @@ read_dimension_source(const char *name, const char *server, const char *sql, Lis
 	MemoryContextDelete(row_context);
 	source_close(cursor);
 	return rows;
+}
+
+/* One source test, with its owner's user mapping, as when the ETL runs. */
+typedef struct SourceTest
+{
+	EtlDefinition *def;
+	uint64		rows;
+} SourceTest;
+
+static bool
+test_source(void *arg)
+{
+	SourceTest *test = arg;
+	RoleSwitch	as_owner;
+
+	privilege_become(&as_owner, test->def->owner, false);
+	test->rows = read_dimension_source(test->def);
+	privilege_restore(&as_owner);
+	return true;
 }
 
 /*
@@ -294,7 +303,6 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext callcxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	List	   *names;
 	int			skipped;
 	ListCell   *lc;
@@ -305,51 +313,24 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 	report_skipped(ETL_DIMENSION, skipped);
 	foreach(lc, names)
 	{
-		EtlDefinition *def = catalog_get_etl(ETL_DIMENSION, lfirst(lc), false);
-		MemoryContext spicxt = CurrentMemoryContext;
+		SourceTest	test = {catalog_get_etl(ETL_DIMENSION, lfirst(lc), false), 0};
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		RoleSwitch	as_owner;
+		ErrorData  *edata;
 
-		if (def->is_calendar)
+		if (test.def->is_calendar)
 			continue;
-		values[0] = CStringGetTextDatum(def->name);
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->server));
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(spicxt);
-		PG_TRY();
-		{
-			uint64		rows;
-
-			/* its owner's user mapping, as when it runs */
-			privilege_become(&as_owner, def->owner, false);
-			rows = read_dimension_source(def->name, def->server, def->source_sql, def->natural_key);
-			privilege_restore(&as_owner);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spicxt);
-			CurrentResourceOwner = owner;
-			values[2] = CStringGetTextDatum("ok");
-			values[3] = Int64GetDatum((int64) rows);
-			nulls[4] = true;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(spicxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spicxt);
-			CurrentResourceOwner = owner;
-			values[2] = CStringGetTextDatum("error");
-			nulls[3] = true;
+		values[0] = CStringGetTextDatum(test.def->name);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(test.def->server));
+		edata = exec_in_subtransaction(test_source, &test);
+		values[2] = CStringGetTextDatum(edata ? "error" : "ok");
+		values[3] = Int64GetDatum((int64) test.rows);
+		nulls[3] = edata != NULL;
+		nulls[4] = edata == NULL;
+		if (edata)
 			values[4] = CStringGetTextDatum(edata->detail ?
 											psprintf("%s: %s", edata->message, edata->detail) :
 											edata->message);
-		}
-		PG_END_TRY();
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

@@ -20,51 +20,82 @@
  */
 #include "pypeline.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
-static int
-integer_rank(const char *type)
+/* A column type: its OID and typmod, as the relcache and the converters hold them. */
+typedef struct ColumnType
 {
-	if (strcmp(type, "smallint") == 0)
-		return 1;
-	if (strcmp(type, "integer") == 0)
-		return 2;
-	if (strcmp(type, "bigint") == 0)
-		return 3;
-	return 0;
+	Oid			typid;
+	int32		typmod;
+} ColumnType;
+
+/* 1, 2, 3 for smallint, integer, bigint; 0 for other types */
+static int
+integer_rank(ColumnType t)
+{
+	switch (t.typid)
+	{
+		case INT2OID:
+			return 1;
+		case INT4OID:
+			return 2;
+		case INT8OID:
+			return 3;
+		default:
+			return 0;
+	}
+}
+
+/* Precision and scale of a numeric(p,s); false for unconstrained numeric. */
+static bool
+numeric_digits(ColumnType t, int *precision, int *scale)
+{
+	if (t.typid != NUMERICOID || t.typmod < (int32) VARHDRSZ)
+		return false;
+	*precision = ((t.typmod - VARHDRSZ) >> 16) & 0xFFFF;
+	*scale = (t.typmod - VARHDRSZ) & 0xFFFF;
+	return true;
 }
 
 /* Does every value of type "from" fit type "to" exactly? */
 static bool
-widens(const char *from, const char *to)
+widens(ColumnType from, ColumnType to)
 {
+	static const int integer_digits[] = {0, 5, 10, 19};
 	int			p1,
 				s1,
 				p2,
 				s2;
-	static const int integer_digits[] = {0, 5, 10, 19};
 
-	if (strcmp(from, to) == 0)
+	if (from.typid == to.typid && from.typmod == to.typmod)
 		return true;
-	if (strcmp(to, "text") == 0)
-		return strncmp(from, "character", 9) == 0;
-	if (strcmp(to, "double precision") == 0)
-		return strcmp(from, "real") == 0 || integer_rank(from) == 1 || integer_rank(from) == 2;
+	if (to.typid == TEXTOID)
+		return from.typid == BPCHAROID || from.typid == VARCHAROID;
+	if (to.typid == FLOAT8OID)
+		return from.typid == FLOAT4OID || integer_rank(from) == 1 || integer_rank(from) == 2;
 	if (integer_rank(from) && integer_rank(to))
 		return integer_rank(from) <= integer_rank(to);
 	/* MySQL expressions are often DECIMAL(p,0): small ones fit integers */
-	if (integer_rank(to) && sscanf(from, "numeric(%d,%d)", &p1, &s1) == 2)
+	if (integer_rank(to) && numeric_digits(from, &p1, &s1))
 		return s1 == 0 && p1 < integer_digits[integer_rank(to)];
-	if (strcmp(to, "numeric") == 0)
-		return integer_rank(from) || strncmp(from, "numeric", 7) == 0;
-	if (sscanf(to, "numeric(%d,%d)", &p2, &s2) != 2)
+	if (to.typid == NUMERICOID && !numeric_digits(to, &p2, &s2))
+		return integer_rank(from) || from.typid == NUMERICOID;
+	if (to.typid != NUMERICOID)
 		return false;
 	if (integer_rank(from))
 		return p2 - s2 >= integer_digits[integer_rank(from)];
-	if (sscanf(from, "numeric(%d,%d)", &p1, &s1) != 2)
+	if (!numeric_digits(from, &p1, &s1))
 		return false;
 	return s2 >= s1 && p2 - s2 >= p1 - s1;
+}
+
+static char *
+type_name(ColumnType t)
+{
+	return format_type_with_typemod(t.typid, t.typmod);
 }
 
 /* Columns pypeline adds to a derived dimension, not from the source. */
@@ -102,67 +133,55 @@ schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns)
 {
 	bool		fail = def->schema_changes == SCHEMA_CHANGES_FAIL;
 	bool		derived = def->target_ddl == NULL;
+	Oid			relid = exec_relation(def->target_quoted);
 	StringInfoData log;
-	List	   *target_names = NIL;
-	List	   *target_types = NIL;
+	List	   *target_names = exec_table_columns(def->target_quoted);
 	ListCell   *lc;
-
-	exec_sql(psprintf("SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
-					  "FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass "
-					  "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-					  quote_literal_cstr(def->target_quoted)),
-			 SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		target_names = lappend(target_names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		target_types = lappend(target_types, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-	}
 
 	initStringInfo(&log);
 	foreach(lc, columns)
 	{
 		char	   *column = lfirst(lc);
-		char	   *source_type = convert_mapped_type_name(&cursor->columns[source_column_index(cursor, column)]);
-		int			i = -1;
+		ColumnConverter *cc = &cursor->columns[source_column_index(cursor, column)];
+		ColumnType	source = {cc->mapped_type, cc->mapped_typmod};
+		ColumnType	target;
+		Oid			collation;
+		AttrNumber	attnum = get_attnum(relid, column);
 
-		for (int k = 0; k < list_length(target_names); k++)
-			if (strcmp(list_nth(target_names, k), column) == 0)
-				i = k;
-
-		if (i < 0)
+		if (attnum == InvalidAttrNumber)
 		{
 			if (fail)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("source query of dimension \"%s\" returns a new column \"%s\" (%s) that table %s lacks",
-								def->name, column, source_type, def->target),
+								def->name, column, type_name(source), def->target),
 						 errhint("Add it with ALTER TABLE, rebuild the table, or define the dimension with schema_changes => 'add_type1' or 'add_type2'.")));
 			exec_sql(psprintf("ALTER TABLE %s ADD COLUMN %s %s", def->target_quoted,
-							  quote_identifier(column), source_type), SPI_OK_UTILITY);
+							  quote_identifier(column), type_name(source)), SPI_OK_UTILITY);
 			if (def->schema_changes == SCHEMA_CHANGES_ADD_TYPE1 && def->scd_type == 2)
 				def->type1_columns = lappend(def->type1_columns, column);
-			applied(&log, "added column %s (%s) as %s", column, source_type,
+			applied(&log, "added column %s (%s) as %s", column, type_name(source),
 					def->schema_changes == SCHEMA_CHANGES_ADD_TYPE1 ? "type 1" : "type 2");
+			continue;
 		}
-		else if (derived && !widens(source_type, list_nth(target_types, i)))
+		get_atttypetypmodcoll(relid, attnum, &target.typid, &target.typmod, &collation);
+		if (derived && !widens(source, target))
 		{
-			char	   *target_type = list_nth(target_types, i);
-
-			if (!widens(target_type, source_type))
+			if (!widens(target, source))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("column \"%s\" of dimension \"%s\" changed type from %s to %s, which cannot be converted without loss",
-								column, def->name, target_type, source_type),
+								column, def->name, type_name(target), type_name(source)),
 						 errhint("Cast the column in the source query to its old type, or rebuild the table.")));
 			if (fail)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("column \"%s\" of dimension \"%s\" widened from %s to %s in the source",
-								column, def->name, target_type, source_type),
+								column, def->name, type_name(target), type_name(source)),
 						 errhint("ALTER the column's type, rebuild the table, or define the dimension with schema_changes => 'add_type1' or 'add_type2'.")));
 			exec_sql(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", def->target_quoted,
-							  quote_identifier(column), source_type), SPI_OK_UTILITY);
-			applied(&log, "widened column %s from %s to %s", column, target_type, source_type);
+							  quote_identifier(column), type_name(source)), SPI_OK_UTILITY);
+			applied(&log, "widened column %s from %s to %s", column, type_name(target), type_name(source));
 		}
 	}
 

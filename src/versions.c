@@ -27,6 +27,7 @@
  */
 #include "pypeline.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
@@ -203,6 +204,7 @@ rekey_facts(EtlDefinition *def, const char *members)
 	{
 		EtlDefinition *fact = catalog_get_etl(ETL_FACT, lfirst(lc), false);
 		RoleSwitch	as_fact_owner;
+		int32		typmod;
 		char	   *event;
 		char	   *in_version;
 
@@ -218,8 +220,7 @@ rekey_facts(EtlDefinition *def, const char *members)
 			privilege_restore(&as_fact_owner);
 			continue;
 		}
-		event = strcmp(exec_column_type(fact->target_quoted, fact->event_time_column),
-					   "timestamp with time zone") == 0 ?
+		event = exec_column_type_oid(fact->target_quoted, fact->event_time_column, &typmod) == TIMESTAMPTZOID ?
 			psprintf("f.%s", quote_identifier(fact->event_time_column)) :
 			psprintf("(CAST(f.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(fact->event_time_column));
 		in_version = "%s >= %s.valid_from AND %s < %s.valid_to";
