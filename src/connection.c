@@ -295,7 +295,6 @@ pypeline_connect(SourceOptions *options)
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	SourceConnection *conn = palloc0(sizeof(SourceConnection));
 	MYSQL	   *result = NULL;
-	int			status;
 	int			socket_flags;
 
 	conn->options = copy_options(options);
@@ -321,14 +320,11 @@ pypeline_connect(SourceOptions *options)
 	mysql_options(conn->mysql, MYSQL_OPT_NONBLOCK, 0);
 	set_client_options(conn->mysql, conn->options, 0);
 
-	status = mysql_real_connect_start(&result, conn->mysql, connect_host(conn->options),
-									  conn->options->username, conn->options->password,
-									  conn->options->dbname, conn->options->port,
-									  conn->options->socket, 0);
-	while (status)
-	{
-		status = mysql_real_connect_cont(&result, conn->mysql, pypeline_wait_for_mysql(conn, status));
-	}
+	MYSQL_NONBLOCKING(conn, mysql_real_connect_start(&result, conn->mysql, connect_host(conn->options),
+													 conn->options->username, conn->options->password,
+													 conn->options->dbname, conn->options->port,
+													 conn->options->socket, 0),
+					  mysql_real_connect_cont, &result, conn->mysql);
 	if (result == NULL)
 		pypeline_report_mysql_error(conn, "connect to");
 	conn->thread_id = mysql_thread_id(conn->mysql);
@@ -357,31 +353,35 @@ pypeline_connect(SourceOptions *options)
 }
 
 /*
+ * Sends a statement and waits for the server to start answering; its
+ * result, if any, is there to read.  "action" completes "could not ...
+ * MySQL server" in the error.
+ */
+void
+pypeline_send_query(SourceConnection *conn, const char *sql, const char *action)
+{
+	int			err = 0;
+
+	conn->busy = true;
+	MYSQL_NONBLOCKING(conn, mysql_real_query_start(&err, conn->mysql, sql, strlen(sql)),
+					  mysql_real_query_cont, &err, conn->mysql);
+	if (err)
+		pypeline_report_mysql_error(conn, action);
+}
+
+/*
  * Runs a statement whose result, if any, is not wanted.
  */
 void
 pypeline_execute(SourceConnection *conn, const char *sql)
 {
-	int			err = 0;
-	int			status;
-
-	conn->busy = true;
-	status = mysql_real_query_start(&err, conn->mysql, sql, strlen(sql));
-	while (status)
-	{
-		status = mysql_real_query_cont(&err, conn->mysql, pypeline_wait_for_mysql(conn, status));
-	}
-	if (err)
-		pypeline_report_mysql_error(conn, "execute statement on");
+	pypeline_send_query(conn, sql, "execute statement on");
 	if (mysql_field_count(conn->mysql) > 0)
 	{
 		MYSQL_RES  *res = NULL;
 
-		status = mysql_store_result_start(&res, conn->mysql);
-		while (status)
-		{
-			status = mysql_store_result_cont(&res, conn->mysql, pypeline_wait_for_mysql(conn, status));
-		}
+		MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
+						  mysql_store_result_cont, &res, conn->mysql);
 		if (res)
 			mysql_free_result(res);
 	}

@@ -91,7 +91,21 @@ typedef struct SourceConnection
 extern SourceConnection *pypeline_connect(SourceOptions *options);
 extern void pypeline_disconnect(SourceConnection *conn);
 extern int	pypeline_wait_for_mysql(SourceConnection *conn, int status);
+extern void pypeline_send_query(SourceConnection *conn, const char *sql, const char *action);
 extern void pypeline_execute(SourceConnection *conn, const char *sql);
+
+/*
+ * Runs a call of the client library's non-blocking API to its end: the
+ * *_start call, then its *_cont call whenever pypeline_wait_for_mysql says
+ * the socket is ready.  "result" and "handle" are what the *_cont call takes
+ * besides the readiness.
+ */
+#define MYSQL_NONBLOCKING(conn, start_call, cont, result, handle) \
+	do { \
+		int			mysql_status_ = (start_call); \
+		while (mysql_status_) \
+			mysql_status_ = cont((result), (handle), pypeline_wait_for_mysql((conn), mysql_status_)); \
+	} while (0)
 extern void pypeline_report_mysql_error(SourceConnection *conn, const char *action) pg_attribute_noreturn();
 
 /* ----------------------------------------------------------------

@@ -215,8 +215,6 @@ source_open(const char *server_name, const char *sql, const char *etl_kind, cons
 	SourceCursor *cursor = palloc0(sizeof(SourceCursor));
 	SourceConnection *conn;
 	MYSQL_FIELD *fields;
-	int			err = 0;
-	int			status;
 
 	source_check_read_only(sql, server_name);
 
@@ -226,12 +224,7 @@ source_open(const char *server_name, const char *sql, const char *etl_kind, cons
 	cursor->conn = conn = pypeline_connect(options);
 	pypeline_execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
 
-	conn->busy = true;
-	status = mysql_real_query_start(&err, conn->mysql, sql, strlen(sql));
-	while (status)
-		status = mysql_real_query_cont(&err, conn->mysql, pypeline_wait_for_mysql(conn, status));
-	if (err)
-		pypeline_report_mysql_error(conn, "execute query on");
+	pypeline_send_query(conn, sql, "execute query on");
 
 	conn->result = mysql_use_result(conn->mysql);
 	if (conn->result == NULL)
@@ -265,16 +258,13 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 	SourceConnection *conn = cursor->conn;
 	MYSQL_ROW	row = NULL;
 	unsigned long *lengths;
-	int			status;
 
 	cursor->errcallback.previous = error_context_stack;
 	error_context_stack = &cursor->errcallback;
 
 	CHECK_FOR_INTERRUPTS();
 
-	status = mysql_fetch_row_start(&row, conn->result);
-	while (status)
-		status = mysql_fetch_row_cont(&row, conn->result, pypeline_wait_for_mysql(conn, status));
+	MYSQL_NONBLOCKING(conn, mysql_fetch_row_start(&row, conn->result), mysql_fetch_row_cont, &row, conn->result);
 	if (row == NULL)
 	{
 		if (mysql_errno(conn->mysql))
@@ -345,7 +335,6 @@ source_describe(const char *server_name, const char *sql)
 	MYSQL_RES  *metadata;
 	MYSQL_FIELD *fields;
 	int			err = 0;
-	int			status;
 
 	source_check_read_only(sql, server_name);
 	cursor->current_column = -1;
@@ -354,9 +343,8 @@ source_describe(const char *server_name, const char *sql)
 	stmt = mysql_stmt_init(conn->mysql);
 	if (stmt == NULL)
 		pypeline_report_mysql_error(conn, "prepare query on");
-	status = mysql_stmt_prepare_start(&err, stmt, sql, strlen(sql));
-	while (status)
-		status = mysql_stmt_prepare_cont(&err, stmt, pypeline_wait_for_mysql(conn, status));
+	MYSQL_NONBLOCKING(conn, mysql_stmt_prepare_start(&err, stmt, sql, strlen(sql)),
+					  mysql_stmt_prepare_cont, &err, stmt);
 	if (err)
 	{
 		char	   *message = pstrdup(mysql_stmt_error(stmt));
