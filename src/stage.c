@@ -45,7 +45,7 @@ stage_create(SourceCursor *cursor, const char *etl_name)
 	StringInfoData sql;
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (", name);
+	appendStringInfo(&sql, "CREATE TEMPORARY TABLE pg_temp.%s (", name);
 	for (int i = 0; i < cursor->ncolumns; i++)
 		appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
 						 quote_identifier(cursor->columns[i].name),
@@ -159,7 +159,7 @@ batch_end(BatchWriter *w)
 uint64
 stage_load(SourceCursor *cursor, const char *stage_table)
 {
-	Relation	rel = table_open(RelnameGetRelid(stage_table), RowExclusiveLock);
+	Relation	rel = table_open(exec_relation(psprintf("pg_temp.%s", stage_table)), RowExclusiveLock);
 	BatchWriter w;
 
 	batch_begin(&w, rel, cursor->conn->options->fetch_size);

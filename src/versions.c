@@ -68,13 +68,13 @@ collect_latest_versions(EtlDefinition *def, const char *stage, List *tracked, bo
 								   deparse_columns(list_concat_copy(tracked, def->ignored_columns), "t"));
 
 	if (def->deletes != DELETES_INVALIDATE)
-		return exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_latest ON COMMIT DROP AS "
 						  "SELECT %s FROM %s t WHERE t.is_current AND (%s) IN (SELECT %s FROM pg_temp.%s)",
 						  columns, def->target_quoted, key,
 						  deparse_columns(def->natural_key, NULL), stage),
 				 SPI_OK_UTILITY);
 	else
-		return exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest ON COMMIT DROP AS "
+		return exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_latest ON COMMIT DROP AS "
 						  "SELECT DISTINCT ON (%s) %s "
 						  "FROM %s t WHERE EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s) "
 						  "ORDER BY %s, t.version DESC",
@@ -120,7 +120,7 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 	 * each pushed to a microsecond after the one before if it would not be
 	 * later: no interval is ever empty, reversed or overlapping.
 	 */
-	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_changes ON COMMIT DROP AS "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_changes ON COMMIT DROP AS "
 					  "SELECT %s%s, pypeline_key, pypeline_version, pypeline_moved, "
 					  "  max(pypeline_start - pypeline_m * interval '1 microsecond') OVER v "
 					  "    + pypeline_m * interval '1 microsecond' AS pypeline_since "
@@ -141,7 +141,7 @@ collect_changes(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 					  "  FROM (SELECT s.*, row_number() OVER (PARTITION BY %s ORDER BY s.pypeline_instant DESC) = 1 "
 					  "          AS pypeline_last "
 					  "        FROM (SELECT *, %s AS pypeline_instant FROM pg_temp.%s s) s) s "
-					  "  LEFT JOIN pypeline_latest l ON %s "
+					  "  LEFT JOIN pg_temp.pypeline_latest l ON %s "
 					  "  WHERE l.pypeline_key IS NULL OR NOT l.pypeline_open OR s.pypeline_last "
 					  "     OR s.pypeline_instant >= l.pypeline_from "
 					  "  WINDOW w AS (PARTITION BY %s ORDER BY s.pypeline_instant)"
@@ -281,14 +281,14 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	if (in_place_work)
 	{
 		if (def->change_date_column)
-			exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_latest_source ON COMMIT DROP AS "
+			exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_latest_source ON COMMIT DROP AS "
 							  "SELECT DISTINCT ON (%s) * FROM pg_temp.%s s ORDER BY %s, %s DESC",
 							  skey, stage, skey, change_instant(def, cursor)),
 					 SPI_OK_UTILITY);
 		else
-			exec_sql(psprintf("CREATE TEMPORARY VIEW pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
+			exec_sql(psprintf("CREATE TEMPORARY VIEW pg_temp.pypeline_latest_source AS SELECT * FROM pg_temp.%s", stage),
 					 SPI_OK_UTILITY);
-		exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_touched ON COMMIT DROP AS "
+		exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_touched ON COMMIT DROP AS "
 						  "SELECT %s FROM pg_temp.pypeline_latest_source s JOIN %s t ON %s "
 						  "WHERE t.is_current AND (%s%s)",
 						  skey, def->target_quoted,
@@ -300,15 +300,15 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 	}
 
 	existing = collect_latest_versions(def, stage, tracked, has_deleted);
-	exec_sql("ANALYZE pypeline_latest", SPI_OK_UTILITY);
+	exec_sql("ANALYZE pg_temp.pypeline_latest", SPI_OK_UTILITY);
 
 	/*
 	 * Only rows that may start a version go through the versioning query:
 	 * a member's single row equal to its open current version cannot.  A
 	 * member with several rows (history) keeps them all.
 	 */
-	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_candidates ON COMMIT DROP AS "
-					  "SELECT s.* FROM pg_temp.%s s LEFT JOIN pypeline_latest l ON %s "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_candidates ON COMMIT DROP AS "
+					  "SELECT s.* FROM pg_temp.%s s LEFT JOIN pg_temp.pypeline_latest l ON %s "
 					  "WHERE l.pypeline_key IS NULL OR NOT l.pypeline_open "
 					  "   OR ROW(%s) IS DISTINCT FROM ROW(%s)%s",
 					  stage, deparse_join(def->natural_key, "l", def->natural_key, "s"),
@@ -317,13 +317,13 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 					  psprintf(" OR (%s) IN (SELECT %s FROM pg_temp.%s GROUP BY %s HAVING count(*) > 1)",
 							   skey, key, stage, key) : ""),
 			 SPI_OK_UTILITY);
-	exec_sql("ANALYZE pypeline_candidates", SPI_OK_UTILITY);
+	exec_sql("ANALYZE pg_temp.pypeline_candidates", SPI_OK_UTILITY);
 	collect_changes(def, cursor, "pypeline_candidates", attributes, tracked);
 
 	/* close each changed member's current version where its next one starts */
 	exec_sql(psprintf("UPDATE %s t SET valid_to = c.first_since, is_current = false "
 					  "FROM (SELECT pypeline_key, min(pypeline_since) AS first_since "
-					  "      FROM pypeline_changes WHERE pypeline_key IS NOT NULL GROUP BY pypeline_key) c "
+					  "      FROM pg_temp.pypeline_changes WHERE pypeline_key IS NOT NULL GROUP BY pypeline_key) c "
 					  "WHERE t.%s = c.pypeline_key AND t.is_current",
 					  def->target_quoted, quote_identifier(def->surrogate_key)),
 			 SPI_OK_UPDATE);
@@ -332,7 +332,7 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 					  "  coalesce(lead(c.pypeline_since) OVER w, %s::timestamptz), "
 					  "  coalesce(c.pypeline_version, 0) + row_number() OVER w, "
 					  "  lead(c.pypeline_since) OVER w IS NULL "
-					  "FROM pypeline_changes c WINDOW w AS (PARTITION BY %s ORDER BY c.pypeline_since)",
+					  "FROM pg_temp.pypeline_changes c WINDOW w AS (PARTITION BY %s ORDER BY c.pypeline_since)",
 					  def->target_quoted, key, attributes != NIL ? ", " : "",
 					  deparse_columns(attributes, NULL),
 					  deparse_columns(def->natural_key, "c"), attributes != NIL ? ", " : "",
@@ -358,21 +358,21 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
 
 	rekey_facts(def, "pypeline_changes");
 
-	counts->inserted = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+	counts->inserted = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pg_temp.pypeline_changes "
 										  "WHERE pypeline_key IS NULL) x", key));
-	counts->updated = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pypeline_changes "
+	counts->updated = exec_count(psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM pg_temp.pypeline_changes "
 										 "WHERE pypeline_key IS NOT NULL%s) x",
 										 key, in_place_work ?
-										 psprintf(" UNION SELECT %s FROM pypeline_touched", key) : ""));
+										 psprintf(" UNION SELECT %s FROM pg_temp.pypeline_touched", key) : ""));
 	counts->unchanged = existing - counts->updated;
 
 	if (in_place_work)
 	{
-		exec_sql(psprintf("DROP %s pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
+		exec_sql(psprintf("DROP %s pg_temp.pypeline_latest_source", def->change_date_column ? "TABLE" : "VIEW"),
 				 SPI_OK_UTILITY);
-		exec_sql("DROP TABLE pypeline_touched", SPI_OK_UTILITY);
+		exec_sql("DROP TABLE pg_temp.pypeline_touched", SPI_OK_UTILITY);
 	}
-	exec_sql("DROP TABLE pypeline_latest, pypeline_candidates, pypeline_changes", SPI_OK_UTILITY);
+	exec_sql("DROP TABLE pg_temp.pypeline_latest, pg_temp.pypeline_candidates, pg_temp.pypeline_changes", SPI_OK_UTILITY);
 }
 
 /*
@@ -414,7 +414,7 @@ versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, 
 						def->target, def->name),
 				 errhint("ALTER TABLE %s ADD COLUMN deleted boolean NOT NULL DEFAULT false.", def->target_quoted)));
 
-	exec_sql(psprintf("CREATE TEMPORARY TABLE pypeline_gone ON COMMIT DROP AS "
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_gone ON COMMIT DROP AS "
 					  "SELECT t.* FROM %s t WHERE %s", def->target_quoted, gone),
 			 SPI_OK_UTILITY);
 	/* never at or before the start of the version closed (one in the future) */
