@@ -18,6 +18,8 @@
  * All functions expect the caller to be connected to SPI; results are in
  * the caller's memory context.  Calls privilege.c and target.c.
  *
+ * Calls privilege.c, target.c (to check a target_ddl) and execute.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

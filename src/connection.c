@@ -12,6 +12,8 @@
  * that statement killed over a second connection, so nothing is left
  * running on the MySQL server.
  *
+ * Calls nothing else in pypeline.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -10,6 +10,8 @@
  * cannot be represented raises an error, and the error context added by
  * source.c names the server, ETL, column and row.
  *
+ * Calls nothing else in pypeline.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

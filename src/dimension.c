@@ -17,6 +17,9 @@
  * place by the next load.  A new target, which needs no merge, is filled
  * straight from the source when it can be (load_new_target).
  *
+ * Calls catalog.c, source.c, stage.c, target.c, schema.c, versions.c, members.c,
+ * execute.c, deparse.c, convert.c, privilege.c and progress.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -11,6 +11,9 @@
  * error, per definition.  Incremental facts read only source rows past the
  * saved watermark, which is saved in the same transaction as the rows.
  *
+ * Calls catalog.c, source.c, stage.c, target.c, members.c, execute.c, deparse.c,
+ * convert.c, privilege.c and progress.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -12,6 +12,8 @@
  * user whatever the password, unless a superuser set password_required
  * 'false' on the mapping.
  *
+ * Calls pypeline.c (its settings).
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

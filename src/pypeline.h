@@ -4,13 +4,23 @@
  *		Shared declarations of the pypeline extension, grouped by the file
  *		that defines them.
  *
- * Data flows one way: options.c resolves a foreign server and user mapping
- * into SourceOptions; connection.c opens a MySQL connection from them;
- * source.c streams a query's rows, converting each value with convert.c;
- * query.c exposes that as SQL functions; stage.c writes the rows into a
- * temporary staging table; dimension.c and fact.c merge the staging table
- * into the warehouse with set-based SQL; etl.c reads definitions (catalog.c),
- * orders, locks and logs the runs.
+ * Calls point down, never up (doc/design.md, "Map of the code"):
+ *   entry points   run.c (process_etl, refresh_data_warehouse,
+ *                  test_dimension_source), worker.c (tasks in background
+ *                  workers), query.c (pypeline.query, describe)
+ *   loaders        dimension.c, versions.c (type 2), schema.c (source
+ *                  schema changes), fact.c
+ *   services       catalog.c (definitions, watermarks), task.c (task
+ *                  states), runlog.c, target.c (target tables), members.c
+ *                  (unknown and inferred members), stage.c (staging and
+ *                  direct writes), source.c (MySQL queries), execute.c
+ *                  (running generated SQL), deparse.c (SQL text)
+ *   ground         connection.c, convert.c, options.c, privilege.c,
+ *                  progress.c, pypeline.c (settings)
+ * Data flows the same way: options.c resolves a server and the owner's
+ * user mapping, connection.c connects, source.c streams the rows and
+ * convert.c turns each value into a Datum, stage.c writes them, and the
+ * loaders merge them into the warehouse with set-based SQL.
  *
  *-------------------------------------------------------------------------
  */

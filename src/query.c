@@ -4,6 +4,8 @@
  *		SQL functions over a MySQL server: pypeline.query streams the rows of
  *		any read-only query, pypeline.describe shows how its columns map.
  *
+ * Calls source.c and convert.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -16,6 +16,8 @@
  * the types and extra columns its author chose: only new source columns
  * are considered there.
  *
+ * Calls source.c, execute.c, deparse.c and progress.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -9,6 +9,8 @@
  * as they arrive; a conversion error names the server, the ETL, the column
  * and the row.
  *
+ * Calls options.c, connection.c and convert.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

@@ -10,6 +10,8 @@
  * runs in constant memory.  A temporary table writes no WAL and is dropped
  * at commit at the latest, so a failed load leaves nothing behind.
  *
+ * Calls source.c, convert.c, execute.c, deparse.c and progress.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"

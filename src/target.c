@@ -16,7 +16,7 @@
  * in it resolve with search_path = pg_catalog, pg_temp: user types and
  * referenced tables must be schema-qualified.
  *
- * Calls the SQL helpers of etl.c and privilege.c.
+ * Calls execute.c, deparse.c, source.c, convert.c, privilege.c and progress.c.
  *
  *-------------------------------------------------------------------------
  */

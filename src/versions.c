@@ -23,6 +23,8 @@
  * A member whose latest version is closed (invalidated) or flagged deleted
  * starts a new version when it comes back, whatever its values.
  *
+ * Calls catalog.c, target.c, members.c, execute.c, deparse.c and privilege.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pypeline.h"
