@@ -103,7 +103,11 @@ SELECT count(*) AS wrong_links FROM payment_fact f JOIN user_dim u USING (user_k
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1', 'bad_fact', lookups => '{"nope": "x"}');
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1', 'bad_fact', lookups => '["user"]');
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1', 'bad_fact', unmatched => 'ignore');
+-- a misspelled column fails at definition, when the server answers ...
 SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1 AS x', 'bad_fact', measures => '{y}');
+-- ... and at run time, when the source changed since
+SELECT pypeline.define_fact('bad', 'regress_mysql', 'SELECT 1 AS x', 'bad_fact', measures => '{x}');
+UPDATE pypeline.fact SET source_sql = 'SELECT 1 AS y' WHERE name = 'bad';
 SELECT * FROM pypeline.process_etl('bad', 'fact');
 SELECT * FROM check_all();
 SELECT pypeline.set_active('bad', 'fact', false);

@@ -67,7 +67,9 @@ CREATE TABLE pypeline.dimension (
 	active boolean NOT NULL DEFAULT true,
 	defined_at timestamptz NOT NULL DEFAULT now(),
 	CHECK ((generator IS NULL) = (server IS NOT NULL AND source_sql IS NOT NULL)),
-	CHECK (generator IS NULL OR (first_date >= '0001-01-01' AND last_date <= '9999-12-31' AND first_date <= last_date)),
+	-- a calendar without a last date grows with the facts that look it up
+	CHECK (generator IS NULL OR (first_date >= '0001-01-01' AND
+	                             (last_date IS NULL OR (last_date <= '9999-12-31' AND first_date <= last_date)))),
 	CHECK (scd_type = 2 OR (type1_columns = '{}' AND change_date_column IS NULL AND deletes = 'ignore')),
 	CHECK (incremental_column IS NULL OR deletes = 'ignore'),
 	CHECK (beginning_of_time < end_of_time)
@@ -88,9 +90,17 @@ CREATE TABLE pypeline.fact (
 	event_time_column text,
 	incremental_column text,
 	unmatched text NOT NULL DEFAULT 'unknown' CHECK (unmatched IN ('unknown', 'inferred', 'error')),
+	-- the kind of fact table: accumulating (key_columns), periodic (snapshot_column),
+	-- transaction (incremental_column alone) or full source (none)
+	key_columns text[] NOT NULL DEFAULT '{}',
+	snapshot_column text,
+	deletes text NOT NULL DEFAULT 'ignore' CHECK (deletes IN ('ignore', 'delete')),
+	max_deleted_fraction numeric NOT NULL DEFAULT 0.2 CHECK (max_deleted_fraction BETWEEN 0 AND 1),
 	target_ddl text,
 	active boolean NOT NULL DEFAULT true,
-	defined_at timestamptz NOT NULL DEFAULT now()
+	defined_at timestamptz NOT NULL DEFAULT now(),
+	CHECK (cardinality(key_columns) = 0 OR snapshot_column IS NULL),
+	CHECK (deletes = 'ignore' OR (cardinality(key_columns) > 0 AND incremental_column IS NULL))
 );
 
 -- Incremental ETLs: the highest incremental_column value loaded, saved in the
@@ -127,6 +137,8 @@ CREATE TABLE pypeline.run_log (
 	rows_unchanged bigint NOT NULL DEFAULT 0,
 	rows_rejected bigint NOT NULL DEFAULT 0,
 	rows_deleted bigint NOT NULL DEFAULT 0,
+	rows_repaired bigint NOT NULL DEFAULT 0,	-- facts whose unknown member was replaced by a real one
+	unmatched jsonb,					-- facts given the unknown member, per dimension
 	status text NOT NULL CHECK (status IN ('success', 'failure')),
 	message text,
 	run_by name NOT NULL,				-- the role that started the run
@@ -172,8 +184,12 @@ CREATE VIEW pypeline.etls AS
 	FROM pypeline.dimension
 	UNION ALL
 	SELECT 'fact', name, active, server, target,
-	       CASE WHEN incremental_column IS NOT NULL THEN 'incremental by ' || incremental_column
-	            ELSE 'full' END,
+	       CASE WHEN cardinality(key_columns) > 0 THEN 'accumulating by ' || array_to_string(key_columns, ', ')
+	            WHEN snapshot_column IS NOT NULL THEN 'periodic by ' || snapshot_column
+	            WHEN incremental_column IS NOT NULL THEN 'transaction, incremental by ' || incremental_column
+	            ELSE 'full source' END
+	       || CASE WHEN cardinality(key_columns) > 0 AND incremental_column IS NOT NULL
+	               THEN ', incremental by ' || incremental_column ELSE '' END,
 	       position, owner
 	FROM pypeline.fact
 	ORDER BY 1, position;
@@ -338,7 +354,7 @@ CREATE FUNCTION pypeline.define_date_dimension(
 	name text,
 	target text,
 	first date,
-	last date,
+	last date DEFAULT NULL,
 	surrogate_key text DEFAULT NULL,
 	active boolean DEFAULT true)
 RETURNS text
@@ -349,11 +365,12 @@ BEGIN
 		RAISE EXCEPTION 'first date % is after last date %', first, last
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- the key is YYYYMMDD: years 1 to 9999
-	IF first IS NULL OR last IS NULL OR first < '0001-01-01' OR last > '9999-12-31' THEN
+	-- the key is YYYYMMDD: years 1 to 9999; no last date: the calendar grows
+	IF first IS NULL OR first < '0001-01-01' OR last > '9999-12-31' THEN
 		RAISE EXCEPTION 'a calendar runs from a date to a date between 0001-01-01 and 9999-12-31, not from % to %',
-			coalesce(first::text, 'NULL'), coalesce(last::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+			coalesce(first::text, 'NULL'), coalesce(last::text, 'no last date')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Give last => NULL for a calendar that grows with the facts.';
 	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(
 		'name', name, 'server', NULL, 'source_sql', NULL, 'target', target,
@@ -380,11 +397,18 @@ CREATE FUNCTION pypeline.define_fact(
 	incremental_column text DEFAULT NULL,
 	unmatched text DEFAULT 'unknown',
 	target_ddl text DEFAULT NULL,
-	active boolean DEFAULT true)
+	active boolean DEFAULT true,
+	key_columns text[] DEFAULT '{}',
+	deletes text DEFAULT 'ignore',
+	snapshot_column text DEFAULT NULL,
+	max_deleted_fraction numeric DEFAULT 0.2)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	lookup record;
+	needed text[];
+	role text;
+	source_columns text[];
 BEGIN
 	PERFORM pypeline._check_server(server);
 	PERFORM pypeline._check_target(target);
@@ -405,12 +429,56 @@ BEGIN
 		END IF;
 	END LOOP;
 	PERFORM pypeline._check_choice('unmatched', unmatched, '{unknown,inferred,error}');
+	PERFORM pypeline._check_choice('deletes', deletes, '{ignore,delete}');
+	IF cardinality(key_columns) > 0 AND snapshot_column IS NOT NULL THEN
+		RAISE EXCEPTION 'a fact has key_columns (an accumulating snapshot) or a snapshot_column (a periodic snapshot), not both'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF deletes = 'delete' AND (coalesce(cardinality(key_columns), 0) = 0 OR incremental_column IS NOT NULL) THEN
+		RAISE EXCEPTION 'deletes => ''delete'' needs key_columns and a full source (no incremental_column)'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Only a full source tells which keys are gone.';
+	END IF;
+	IF max_deleted_fraction NOT BETWEEN 0 AND 1 THEN
+		RAISE EXCEPTION 'max_deleted_fraction must be between 0 and 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- fail early: the source must return every column the definition names
+	-- (when the server can be reached now)
+	needed := ARRAY(SELECT c || '|lookup column' FROM jsonb_each(lookups) l,
+	                LATERAL jsonb_array_elements_text(CASE jsonb_typeof(l.value) WHEN 'array' THEN l.value
+	                                                  ELSE jsonb_build_array(l.value) END) c)
+	       || ARRAY(SELECT c || '|measure' FROM unnest(measures) c)
+	       || ARRAY(SELECT c || '|degenerate column' FROM unnest(degenerate_columns) c)
+	       || ARRAY(SELECT c || '|key column' FROM unnest(key_columns) c)
+	       || ARRAY(SELECT c || '|' || r FROM (VALUES (event_time_column, 'event time column'),
+	                (incremental_column, 'incremental column'), (snapshot_column, 'snapshot column')) v(c, r)
+	                WHERE c IS NOT NULL);
+	BEGIN
+		source_columns := ARRAY(SELECT d.column_name FROM pypeline.describe(server, source_sql) d);
+	EXCEPTION
+		WHEN sqlclient_unable_to_establish_sqlconnection OR connection_failure OR invalid_authorization_specification
+		     OR insufficient_privilege OR undefined_object THEN
+			RAISE NOTICE 'the source of fact "%" was not checked: %', name, SQLERRM;
+	END;
+	FOREACH role IN ARRAY needed LOOP
+		IF source_columns IS NOT NULL AND NOT split_part(role, '|', 1) = ANY (source_columns) THEN
+			RAISE EXCEPTION 'source query of fact "%" returns no column "%" (its %)', name,
+				split_part(role, '|', 1), split_part(role, '|', 2)
+				USING ERRCODE = 'undefined_column',
+				      DETAIL = format('The query returns: %s.', array_to_string(source_columns, ', ')),
+				      HINT = format('Alias the column in the source query (SELECT id AS `%s` ...) or fix the definition.',
+				                    split_part(role, '|', 1));
+		END IF;
+	END LOOP;
 	RETURN pypeline._save_definition('fact', jsonb_build_object(
 		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
 		'lookups', lookups, 'measures', coalesce(measures, '{}'),
 		'degenerate_columns', coalesce(degenerate_columns, '{}'),
 		'event_time_column', event_time_column, 'incremental_column', incremental_column,
-		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active));
+		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active,
+		'key_columns', coalesce(key_columns, '{}'), 'deletes', deletes,
+		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction));
 END $$;
 COMMENT ON FUNCTION pypeline.define_fact IS
 'Defines (or redefines) a fact ETL: lookups map dimension names to the source column(s) holding their natural key';
@@ -455,6 +523,13 @@ AS 'MODULE_PATHNAME', 'pypeline_test_dimension_source'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pypeline.test_dimension_source IS
 'Reads every active dimension source (read-only on both sides) and reports ok or the error';
+
+CREATE FUNCTION pypeline.test_fact_source()
+RETURNS TABLE (etl_name text, server name, status text, rows bigint, message text)
+AS 'MODULE_PATHNAME', 'pypeline_test_fact_source'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pypeline.test_fact_source IS
+'Reads every active fact source (read-only on both sides), checks the columns its definition names, and reports ok or the error';
 
 -- Running ETLs, from the activity text and COPY-style progress they report.
 CREATE VIEW pypeline.progress AS
@@ -598,10 +673,16 @@ BEGIN
 				       (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(d.natural_key) c)));
 		END IF;
 	END LOOP;
-	IF cardinality(f.degenerate_columns) > 0 THEN
+	-- a row per key; else the degenerate columns (within a snapshot period) tell source rows apart
+	IF cardinality(f.key_columns) > 0 THEN
+		RETURN QUERY SELECT * FROM pypeline._violations('one row per key (key_columns)',
+			format('SELECT ROW(%1$s)::text AS example FROM %2$s GROUP BY %1$s HAVING count(*) > 1',
+			       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(f.key_columns) c), t));
+	ELSIF cardinality(f.degenerate_columns) > 0 THEN
 		RETURN QUERY SELECT * FROM pypeline._violations('no source row is loaded twice (same degenerate columns)',
 			format('SELECT ROW(%1$s)::text AS example FROM %2$s GROUP BY %1$s HAVING count(*) > 1',
-			       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(f.degenerate_columns) c), t));
+			       (SELECT string_agg(quote_ident(c), ', ')
+			        FROM unnest(f.degenerate_columns || array_remove(ARRAY[f.snapshot_column], NULL)) c), t));
 	END IF;
 END $$;
 COMMENT ON FUNCTION pypeline.check_fact IS

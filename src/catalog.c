@@ -169,7 +169,8 @@ static const char *const definition_query[] = {
 	"FROM pypeline.dimension d LEFT JOIN pypeline.watermark w "
 	"  ON w.etl_type = 'dimension' AND w.etl_name = d.name WHERE d.name = $1",
 	/* ETL_FACT */
-	"SELECT f.*, f.owner::oid AS owner_oid, w.value AS watermark FROM pypeline.fact f "
+	"SELECT f.*, f.owner::oid AS owner_oid, f.max_deleted_fraction::float8 AS deleted_fraction, "
+	"  w.value AS watermark FROM pypeline.fact f "
 	"LEFT JOIN pypeline.watermark w ON w.etl_type = 'fact' AND w.etl_name = f.name "
 	"WHERE f.name = $1"
 };
@@ -280,7 +281,7 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 		def->reject_bad_keys = strcmp(text_column(tuple, tupdesc, "on_bad_key"), "reject") == 0;
 		if (def->natural_key == NIL || def->surrogate_key == NULL ||
 			(!def->is_calendar && (def->server == NULL || def->source_sql == NULL)) ||
-			(def->is_calendar && (def->first_date == NULL || def->last_date == NULL)))
+			(def->is_calendar && def->first_date == NULL))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("definition of dimension \"%s\" is incomplete", def->name),
@@ -292,6 +293,10 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 		def->degenerate_columns = text_array_column(tuple, tupdesc, "degenerate_columns");
 		def->event_time_column = text_column(tuple, tupdesc, "event_time_column");
 		def->unmatched = (UnmatchedPolicy) choice_column(tuple, tupdesc, "unmatched", unmatched_policies);
+		def->key_columns = text_array_column(tuple, tupdesc, "key_columns");
+		def->snapshot_column = text_column(tuple, tupdesc, "snapshot_column");
+		def->delete_missing = strcmp(text_column(tuple, tupdesc, "deletes"), "delete") == 0;
+		def->max_deleted_fraction = DatumGetFloat8(binary_column(tuple, tupdesc, "deleted_fraction"));
 		def->lookups = fact_lookups(def->name);
 	}
 	return def;

@@ -290,6 +290,40 @@ merge_type1(EtlDefinition *def, const char *stage, List *attributes, bool has_in
 	insert_new_members(def, stage, attributes, true);
 }
 
+/*
+ * Days first..through (SQL expressions of type date) of a calendar that it
+ * lacks; returns how many were added.
+ */
+static uint64
+insert_days(EtlDefinition *def, const char *first, const char *through)
+{
+	return exec_sql(psprintf("INSERT INTO %s (%s, date, year, quarter, month, month_name, "
+							 "day_of_month, day_of_week, day_name, week_of_year, day_of_year, is_weekend) "
+							 "SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), "
+							 "  extract(quarter FROM d), extract(month FROM d), to_char(d, 'FMMonth'), "
+							 "  extract(day FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), "
+							 "  extract(week FROM d), extract(doy FROM d), extract(isodow FROM d) >= 6 "
+							 "FROM generate_series((%s)::date, least((%s)::date, date '9999-12-31'), interval '1 day') g(t), "
+							 "  LATERAL (SELECT t::date AS d) x "
+							 "ON CONFLICT DO NOTHING",
+							 def->target_quoted, quote_identifier(def->surrogate_key), first, through),
+					SPI_OK_INSERT);
+}
+
+/*
+ * A calendar's last day: its last_date, or, for one that grows with the
+ * facts (no last_date), a year past today, or its latest day if the facts
+ * took it further (a calendar never shrinks).
+ */
+static char *
+calendar_through(EtlDefinition *def)
+{
+	if (def->last_date)
+		return quote_literal_cstr(def->last_date);
+	return psprintf("greatest(%s::date, current_date + 365, (SELECT max(date) FROM %s))",
+					quote_literal_cstr(def->first_date), def->target_quoted);
+}
+
 /* The calendar dimension: one row per day, key YYYYMMDD. */
 static LoadCounts
 date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
@@ -301,27 +335,33 @@ date_dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 							   "week_of_year smallint, day_of_year smallint, is_weekend boolean, "
 							   COL_INFERRED " boolean NOT NULL DEFAULT false)",
 							   def->target_quoted, quote_identifier(def->surrogate_key));
+	char	   *through;
 
 	/* the merges of source dimensions do not apply; the key is the date */
 	def->target_ddl = NULL;
 	prepare_target(def, rebuild, facts_rebuilt_too, ddl);
 	progress_log("Loading data");
-	counts.read = exec_count(psprintf("SELECT %s::date - %s::date + 1",
-									 quote_literal_cstr(def->last_date), quote_literal_cstr(def->first_date)));
-	counts.inserted = exec_sql(psprintf("INSERT INTO %s (%s, date, year, quarter, month, month_name, "
-										"day_of_month, day_of_week, day_name, week_of_year, day_of_year, is_weekend) "
-										"SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(year FROM d), "
-										"  extract(quarter FROM d), extract(month FROM d), to_char(d, 'FMMonth'), "
-										"  extract(day FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), "
-										"  extract(week FROM d), extract(doy FROM d), extract(isodow FROM d) >= 6 "
-										"FROM generate_series(%s::date, %s::date, interval '1 day') g(t), "
-										"  LATERAL (SELECT t::date AS d) x "
-										"ON CONFLICT DO NOTHING",
-										def->target_quoted, quote_identifier(def->surrogate_key),
-										quote_literal_cstr(def->first_date), quote_literal_cstr(def->last_date)),
-							   SPI_OK_INSERT);
+	through = calendar_through(def);
+	counts.read = exec_count(psprintf("SELECT least(%s, date '9999-12-31') - %s::date + 1",
+									  through, quote_literal_cstr(def->first_date)));
+	counts.inserted = insert_days(def, quote_literal_cstr(def->first_date), through);
 	counts.unchanged = counts.read - counts.inserted;
 	return counts;
+}
+
+/*
+ * Extends a calendar without a last date through "through" (a SQL
+ * expression of type date; NULL adds nothing), for the facts of this run.
+ */
+uint64
+calendar_grow(EtlDefinition *calendar, const char *through)
+{
+	uint64		days = insert_days(calendar, psprintf("(SELECT max(date) + 1 FROM %s)", calendar->target_quoted),
+								   through);
+
+	if (days > 0)
+		progress_log("Calendar %s grew by %llu days", calendar->target, (unsigned long long) days);
+	return days;
 }
 
 /* What load_new_target was doing, to tell its errors apart. */
@@ -481,12 +521,22 @@ static SourceCursor *
 open_dimension_source(EtlDefinition *def, bool incremental, List **attributes)
 {
 	SourceCursor *cursor;
-	ListCell   *lc;
 
 	progress_log("Executing source query for dimension %s", def->target);
 	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
 												   def->watermark),
 						 "dimension", def->name);
+	dimension_require_source_columns(def, cursor);
+	*attributes = attribute_columns(def, cursor);
+	return cursor;
+}
+
+/* Refuses a source that lacks a column the definition names. */
+void
+dimension_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
+{
+	ListCell   *lc;
+
 	source_require_column_names(cursor);
 	foreach(lc, def->natural_key)
 		source_require_column(cursor, lfirst(lc), "natural key");
@@ -498,8 +548,6 @@ open_dimension_source(EtlDefinition *def, bool incremental, List **attributes)
 		source_require_column(cursor, def->change_date_column, "change date column");
 	if (def->incremental_column)
 		source_require_column(cursor, def->incremental_column, "incremental column");
-	*attributes = attribute_columns(def, cursor);
-	return cursor;
 }
 
 static LoadCounts load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes,

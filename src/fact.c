@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -136,12 +137,13 @@ resolve_lookup(EtlDefinition *def, FactLookup *lookup, int n)
 }
 
 /*
- * "d1.user_id = CAST(s.user_id AS bigint) AND ...": the source value is
- * cast to the dimension's key type, so a DATETIME finds its day in a date
- * dimension and integer widths never matter.
+ * "d1.user_id = CAST(s.user_id AS bigint) AND ...": the fact's value (a
+ * staged source row, or a stored fact row) is cast to the dimension's key
+ * type, so a DATETIME finds its day in a date dimension and integer widths
+ * never matter.
  */
 static char *
-key_match(ResolvedLookup *r, const char *dim_alias)
+key_match(ResolvedLookup *r, const char *dim_alias, const char *fact_alias)
 {
 	StringInfoData buf;
 	ListCell   *nk;
@@ -150,15 +152,46 @@ key_match(ResolvedLookup *r, const char *dim_alias)
 
 	initStringInfo(&buf);
 	forthree(nk, r->dimension->natural_key, col, r->lookup->columns, type, r->natural_key_types)
-		appendStringInfo(&buf, "%s%s.%s = CAST(s.%s AS %s)", buf.len > 0 ? " AND " : "",
-						 dim_alias, quote_identifier(lfirst(nk)),
+		appendStringInfo(&buf, "%s%s.%s = CAST(%s.%s AS %s)", buf.len > 0 ? " AND " : "",
+						 dim_alias, quote_identifier(lfirst(nk)), fact_alias,
 						 quote_identifier(lfirst(col)), (char *) lfirst(type));
 	return buf.data;
 }
 
-/* Source rows whose key is given (not NULL) but has no member. */
+/*
+ * " AND d.valid_from <= event AND event < d.valid_to": a lookup into a type
+ * 2 dimension picks the version valid at the fact's event time (an instant
+ * expression, or NULL for the current version); other lookups need
+ * nothing more.
+ */
 static char *
-unmatched_condition(ResolvedLookup *r)
+as_of(ResolvedLookup *r, const char *alias, const char *event)
+{
+	if (r->dimension->scd_type == 2 && event)
+	{
+		char	   *at = psprintf("coalesce(%s, now())", event);
+
+		return psprintf(" AND %s.%s <= %s AND %s < %s.%s", alias, COL_VALID_FROM, at, at, alias, COL_VALID_TO);
+	}
+	if (r->dimension->scd_type == 2)
+		return psprintf(" AND %s.%s", alias, COL_IS_CURRENT);
+	return "";
+}
+
+/* The event time of a staged row (alias s) as an instant, NULL if none. */
+static char *
+staged_event(EtlDefinition *def, SourceCursor *cursor)
+{
+	return def->event_time_column ? deparse_utc_instant(cursor, def->event_time_column) : NULL;
+}
+
+/*
+ * The condition for a source row (alias s) whose key is given (not NULL)
+ * but matches no member of the dimension (as of its event time, for a type
+ * 2 dimension with an event time).
+ */
+static char *
+unmatched_condition(EtlDefinition *def, SourceCursor *cursor, ResolvedLookup *r)
 {
 	StringInfoData buf;
 	ListCell   *col;
@@ -166,18 +199,18 @@ unmatched_condition(ResolvedLookup *r)
 	initStringInfo(&buf);
 	foreach(col, r->lookup->columns)
 		appendStringInfo(&buf, "s.%s IS NOT NULL AND ", quote_identifier(lfirst(col)));
-	appendStringInfo(&buf, "NOT EXISTS (SELECT 1 FROM %s m WHERE %s)",
-					 r->dimension->target_quoted, key_match(r, "m"));
+	appendStringInfo(&buf, "NOT EXISTS (SELECT 1 FROM %s m WHERE %s%s)",
+					 r->dimension->target_quoted, key_match(r, "m", "s"), as_of(r, "m", staged_event(def, cursor)));
 	return buf.data;
 }
 
 static void
-refuse_unmatched(EtlDefinition *def, ResolvedLookup *r, const char *stage)
+refuse_unmatched(EtlDefinition *def, SourceCursor *cursor, ResolvedLookup *r, const char *stage)
 {
 	uint64		unmatched;
 
 	exec_sql(psprintf("SELECT count(*), min(ROW(%s)::text) FROM pg_temp.%s s WHERE %s",
-					  deparse_columns(r->lookup->columns, "s"), stage, unmatched_condition(r)),
+					  deparse_columns(r->lookup->columns, "s"), stage, unmatched_condition(def, cursor, r)),
 			 SPI_OK_SELECT);
 	unmatched = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
 	if (unmatched > 0)
@@ -199,39 +232,106 @@ add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 {
 	List	   *exprs = NIL;
 	ListCell   *col;
+	StringInfoData missing;
 
 	/* written with the fact owner's rights: the table must be that role's */
 	target_check_owner(r->relid, def->owner,
 					   psprintf("dimension \"%s\", given inferred members by fact \"%s\"",
 								r->dimension->name, def->name));
+	initStringInfo(&missing);
 	foreach(col, r->lookup->columns)
+	{
 		exprs = lappend(exprs, psprintf("s.%s", quote_identifier(lfirst(col))));
-	(void) members_add_inferred(r->dimension, exprs,
-								psprintf("pg_temp.%s s WHERE %s", stage, unmatched_condition(r)));
+		appendStringInfo(&missing, "s.%s IS NOT NULL AND ", quote_identifier(lfirst(col)));
+	}
+	appendStringInfo(&missing, "NOT EXISTS (SELECT 1 FROM %s m WHERE %s)",
+					 r->dimension->target_quoted, key_match(r, "m", "s"));
+	(void) members_add_inferred(r->dimension, exprs, psprintf("pg_temp.%s s WHERE %s", stage, missing.data));
 }
 
 /*
- * The source columns a fact row keeps: degenerate columns, measures, and
- * the event time when the table has room for it (derived tables do), which
- * lets a dimension re-key facts when a version arrives late (versions.c).
+ * A calendar without a last date grows with the facts: before they are
+ * resolved, it gets the days up to a year past the latest date they look
+ * up (a table of another role's is left as it is: its days stay unknown).
+ */
+static void
+grow_calendar(EtlDefinition *def, ResolvedLookup *r, const char *stage)
+{
+	HeapTuple	tuple;
+	bool		owned;
+
+	if (!r->dimension->is_calendar || r->dimension->last_date != NULL)
+		return;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(r->relid));
+	owned = HeapTupleIsValid(tuple) && ((Form_pg_class) GETSTRUCT(tuple))->relowner == def->owner;
+	if (HeapTupleIsValid(tuple))
+		ReleaseSysCache(tuple);
+	if (!owned)
+	{
+		ereport(NOTICE,
+				(errmsg("calendar \"%s\" does not grow for fact \"%s\": its table belongs to another role",
+						r->dimension->name, def->name)));
+		return;
+	}
+	calendar_grow(r->dimension, psprintf("(SELECT max(CAST(s.%s AS date)) + 365 FROM pg_temp.%s s)",
+										  quote_identifier(linitial(r->lookup->columns)), stage));
+}
+
+/* Appends a name to a list of names unless it is there already. */
+static List *
+add_name(List *names, const char *name)
+{
+	return string_list_member(names, name) ? names : lappend(names, (char *) name);
+}
+
+/*
+ * The source columns a fact row keeps, each once: key columns, snapshot
+ * column, degenerate columns and measures; and where the table has room for
+ * them (derived tables do) the event time, which lets a dimension re-key
+ * facts when a version arrives late (versions.c), and the lookups' source
+ * columns, which let a later load repair a fact whose member had not
+ * arrived (repair_unmatched).  target_columns NIL: a table being derived.
  */
 static List *
-stored_columns(EtlDefinition *def, List *target_columns)
+stored_columns(EtlDefinition *def, List *resolved, List *target_columns)
 {
-	List	   *stored = list_concat_copy(def->degenerate_columns, def->measures);
+	List	   *stored = NIL;
+	List	   *optional = NIL;
+	ListCell   *lc;
 
-	if (def->event_time_column && !string_list_member(stored, def->event_time_column) &&
-		(target_columns == NIL || string_list_member(target_columns, def->event_time_column)))
-		stored = lappend(stored, def->event_time_column);
+	foreach(lc, list_concat_copy(def->key_columns, def->degenerate_columns))
+		stored = add_name(stored, lfirst(lc));
+	if (def->snapshot_column)
+		stored = add_name(stored, def->snapshot_column);
+	foreach(lc, def->measures)
+		stored = add_name(stored, lfirst(lc));
+	if (def->event_time_column)
+		optional = lappend(optional, def->event_time_column);
+	foreach(lc, resolved)
+		optional = list_concat(optional, ((ResolvedLookup *) lfirst(lc))->lookup->columns);
+	foreach(lc, optional)
+	{
+		bool		is_key = false;
+		ListCell   *r;
+
+		foreach(r, resolved)
+			is_key = is_key || strcmp(((ResolvedLookup *) lfirst(r))->dimension->surrogate_key, lfirst(lc)) == 0;
+		if (!is_key && (target_columns == NIL || string_list_member(target_columns, lfirst(lc))))
+			stored = add_name(stored, lfirst(lc));
+	}
 	return stored;
 }
 
+/*
+ * The derived target: a column per dimension key, the stored source
+ * columns in their mapped types, and a primary key on key_columns.  Its
+ * indexes come after the first load (create_key_indexes).
+ */
 static char *
 derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 {
 	StringInfoData sql;
 	ListCell   *lc;
-	List	   *stored = stored_columns(def, NIL);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TABLE %s (", def->target_quoted);
@@ -242,80 +342,335 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 		appendStringInfo(&sql, "%s%s %s NOT NULL", foreach_current_index(lc) > 0 ? ", " : "",
 						 quote_identifier(r->dimension->surrogate_key), r->key_type);
 	}
-	foreach(lc, stored)
+	foreach(lc, stored_columns(def, resolved, NIL))
 	{
 		int			i = source_column_index(cursor, lfirst(lc));
 
 		appendStringInfo(&sql, "%s%s %s", sql.data[sql.len - 1] == '(' ? "" : ", ",
 						 quote_identifier(lfirst(lc)), convert_mapped_type_name(&cursor->columns[i]));
 	}
+	if (def->key_columns != NIL)
+		appendStringInfo(&sql, ", PRIMARY KEY (%s)", deparse_columns(def->key_columns, NULL));
 	appendStringInfoChar(&sql, ')');
 	return sql.data;
 }
 
 /*
- * The load statement: one LEFT JOIN per lookup, as-of for type 2.
+ * An index per dimension key of a derived fact table: BRIN for a calendar
+ * key, which follows the order rows arrive in, b-tree for the others (the
+ * repairs and re-keying find rows by them).
  */
-static uint64
-insert_facts(EtlDefinition *def, SourceCursor *cursor, List *resolved, const char *stage)
+static void
+create_key_indexes(EtlDefinition *def, List *resolved)
 {
-	StringInfoData columns;
-	StringInfoData select;
-	StringInfoData joins;
-	List	   *stored = stored_columns(def, exec_table_columns(def->target_quoted));
 	ListCell   *lc;
 
-	initStringInfo(&columns);
-	initStringInfo(&select);
-	initStringInfo(&joins);
 	foreach(lc, resolved)
 	{
 		ResolvedLookup *r = lfirst(lc);
-		char	   *as_of = "";
 
-		if (r->dimension->scd_type == 2 && def->event_time_column)
-		{
-			char	   *event = psprintf("coalesce(%s, now())", deparse_utc_instant(cursor, def->event_time_column));
-
-			as_of = psprintf(" AND %s.valid_from <= %s AND %s < %s.valid_to",
-							 r->alias, event, event, r->alias);
-		}
-		else if (r->dimension->scd_type == 2)
-			as_of = psprintf(" AND %s.is_current", r->alias);
-
-		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "",
-						 quote_identifier(r->dimension->surrogate_key));
-		appendStringInfo(&select, "%scoalesce(%s.%s, -1)", select.len > 0 ? ", " : "",
-						 r->alias, quote_identifier(r->dimension->surrogate_key));
-		appendStringInfo(&joins, " LEFT JOIN %s %s ON %s%s", r->dimension->target_quoted,
-						 r->alias, key_match(r, r->alias), as_of);
+		exec_sql(psprintf("CREATE INDEX ON %s USING %s (%s)", def->target_quoted,
+						  r->dimension->is_calendar ? "brin" : "btree",
+						  quote_identifier(r->dimension->surrogate_key)),
+				 SPI_OK_UTILITY);
 	}
-	foreach(lc, stored)
-	{
-		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
-		appendStringInfo(&select, "%ss.%s", select.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
-	}
-	return exec_sql(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s s%s",
-							 def->target_quoted, columns.data, select.data, stage, joins.data),
-					SPI_OK_INSERT);
 }
 
-LoadCounts
-fact_load(EtlDefinition *def, bool rebuild)
+/* The pieces of the statement that resolves staged rows (alias s) into fact rows. */
+typedef struct FactRows
 {
-	LoadCounts	counts = {0};
-	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
-		OidIsValid(target_open(def));
-	SourceCursor *cursor;
-	char	   *stage;
-	List	   *resolved = NIL;
-	List	   *needed = NIL;
+	List	   *columns;		/* fact table columns, in order */
+	StringInfoData select;		/* their values */
+	StringInfoData named;		/* the same, each AS its column */
+	StringInfoData joins;		/* one LEFT JOIN per lookup, as-of for type 2 */
+	List	   *keys;			/* the dimension key columns */
+} FactRows;
+
+static void
+fact_rows(EtlDefinition *def, SourceCursor *cursor, List *resolved, List *stored, FactRows *rows)
+{
 	ListCell   *lc;
 
-	progress_log("Executing source query for fact %s", def->target);
-	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
-												   def->watermark),
-						 "fact", def->name);
+	memset(rows, 0, sizeof(*rows));
+	initStringInfo(&rows->select);
+	initStringInfo(&rows->named);
+	initStringInfo(&rows->joins);
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+		char	   *sk = pstrdup(quote_identifier(r->dimension->surrogate_key));
+
+		rows->keys = lappend(rows->keys, r->dimension->surrogate_key);
+		appendStringInfo(&rows->select, "%scoalesce(%s.%s, -1)", rows->select.len > 0 ? ", " : "", r->alias, sk);
+		appendStringInfo(&rows->named, "%scoalesce(%s.%s, -1) AS %s", rows->named.len > 0 ? ", " : "",
+						 r->alias, sk, sk);
+		appendStringInfo(&rows->joins, " LEFT JOIN %s %s ON %s%s", r->dimension->target_quoted,
+						 r->alias, key_match(r, r->alias, "s"), as_of(r, r->alias, staged_event(def, cursor)));
+	}
+	rows->columns = list_concat_copy(rows->keys, stored);
+	foreach(lc, stored)
+	{
+		appendStringInfo(&rows->select, "%ss.%s", rows->select.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
+		appendStringInfo(&rows->named, "%ss.%s", rows->named.len > 0 ? ", " : "", quote_identifier(lfirst(lc)));
+	}
+}
+
+/*
+ * Inserts fact rows resolved from "from" (staged rows, or pg_temp.pypeline_facts
+ * already resolved) and counts, per lookup, the rows given the unknown member
+ * (into unknown[]); returns the rows inserted.
+ */
+static uint64
+insert_rows(EtlDefinition *def, FactRows *rows, const char *select, const char *from, uint64 *unknown)
+{
+	int			nkeys = list_length(rows->keys);
+	StringInfoData counts;
+	bool		isnull;
+
+	ListCell   *lc;
+
+	initStringInfo(&counts);
+	appendStringInfoString(&counts, "count(*)");
+	foreach(lc, rows->keys)
+		appendStringInfo(&counts, ", count(*) FILTER (WHERE %s = -1)", quote_identifier(lfirst(lc)));
+	exec_sql(psprintf("WITH inserted AS (INSERT INTO %s (%s) SELECT %s FROM %s RETURNING %s) "
+					  "SELECT %s FROM inserted",
+					  def->target_quoted, deparse_columns(rows->columns, NULL), select, from,
+					  rows->keys != NIL ? deparse_columns(rows->keys, NULL) : "1", counts.data),
+			 SPI_OK_SELECT);
+	for (int k = 0; k < nkeys; k++)
+		unknown[k] += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, k + 2, &isnull));
+	return (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Refuses staged rows without a key, or a key given twice (accumulating facts). */
+static void
+check_fact_keys(EtlDefinition *def, const char *stage)
+{
+	char	   *key = deparse_columns(def->key_columns, "s");
+	StringInfoData null_test;
+	ListCell   *lc;
+	uint64		nulls;
+
+	initStringInfo(&null_test);
+	foreach(lc, def->key_columns)
+		appendStringInfo(&null_test, "%ss.%s IS NULL", null_test.len > 0 ? " OR " : "", quote_identifier(lfirst(lc)));
+	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
+	if (nulls > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg_plural("source of fact \"%s\" returned %llu row without a key",
+							   "source of fact \"%s\" returned %llu rows without a key",
+							   nulls, def->name, (unsigned long long) nulls),
+				 errhint("key_columns name a fact row: filter the rows without one out in the source query.")));
+	exec_sql(psprintf("SELECT ROW(%s)::text, count(*) FROM pg_temp.%s s GROUP BY %s "
+					  "HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 1", key, stage, key),
+			 SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("source of fact \"%s\" returned key %s %s times", def->name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errhint("An accumulating fact has one source row per key: fix the source query, or its key_columns.")));
+}
+
+/*
+ * An accumulating snapshot: staged rows are resolved once, then upserted by
+ * key_columns: a row whose values changed is updated in place (its
+ * dimension keys re-resolved as of its event time), an unchanged one is not
+ * rewritten, a new key inserted; with deletes => 'delete', keys a full
+ * source no longer returns are deleted, unless that would be more than
+ * max_deleted_fraction of the fact's rows.
+ */
+static void
+merge_accumulating(EtlDefinition *def, FactRows *rows, const char *stage, bool incremental,
+				   LoadCounts *counts, uint64 *unknown)
+{
+	List	   *values = string_list_difference(rows->columns, def->key_columns);
+	char	   *key_join = deparse_join(def->key_columns, "t", def->key_columns, "s");
+	ListCell   *lc;
+
+	uint64	   *ignored = palloc0(sizeof(uint64) * Max(list_length(rows->keys), 1));
+
+	check_fact_keys(def, stage);
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_facts ON COMMIT DROP AS SELECT %s FROM pg_temp.%s s%s",
+					  rows->named.data, stage, rows->joins.data),
+			 SPI_OK_UTILITY);
+	/* this run's rows given the unknown member, updated or inserted */
+	foreach(lc, rows->keys)
+		unknown[foreach_current_index(lc)] = exec_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_facts WHERE %s = -1",
+																 quote_identifier(lfirst(lc))));
+	counts->updated = exec_sql(psprintf("UPDATE %s t SET (%s) = ROW(%s) FROM pg_temp.pypeline_facts s "
+										"WHERE %s AND ROW(%s) IS DISTINCT FROM ROW(%s)",
+										def->target_quoted, deparse_columns(values, NULL),
+										deparse_columns(values, "s"), key_join,
+										deparse_columns(values, "t"), deparse_columns(values, "s")),
+							   SPI_OK_UPDATE);
+	counts->inserted = insert_rows(def, rows, deparse_columns(rows->columns, "s"),
+								   psprintf("pg_temp.pypeline_facts s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
+											def->target_quoted, key_join),
+								   ignored);
+	counts->unchanged = counts->read - counts->inserted - counts->updated;
+	if (def->delete_missing && !incremental)
+	{
+		char	   *gone = psprintf("NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", stage, key_join);
+		uint64		current = exec_count(psprintf("SELECT count(*) FROM %s", def->target_quoted));
+		uint64		missing = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
+
+		if ((double) missing > def->max_deleted_fraction * (double) current)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("refusing to delete %llu of the %llu rows of fact \"%s\"",
+							(unsigned long long) missing, (unsigned long long) current, def->name),
+					 errdetail("Their keys are missing from the source, and max_deleted_fraction is %g.",
+							   def->max_deleted_fraction),
+					 errhint("If the source really lost them, raise max_deleted_fraction with pypeline.define_fact; otherwise check the source query.")));
+		counts->deleted = exec_sql(psprintf("DELETE FROM %s t WHERE %s", def->target_quoted, gone), SPI_OK_DELETE);
+	}
+	exec_sql("DROP TABLE pg_temp.pypeline_facts", SPI_OK_UTILITY);
+}
+
+/*
+ * Facts that got the unknown member because theirs had not arrived are
+ * given it once it has, if the fact table keeps the lookup's source columns
+ * (derived tables do) and, for a type 2 dimension, the event time.  Returns
+ * the facts repaired.
+ */
+static uint64
+repair_unmatched(EtlDefinition *def, List *resolved, List *target_columns)
+{
+	uint64		repaired = 0;
+	ListCell   *lc;
+
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+		char	   *event = NULL;
+		int32		typmod;
+		ListCell   *col;
+		bool		kept = true;
+
+		foreach(col, r->lookup->columns)
+			kept = kept && string_list_member(target_columns, lfirst(col));
+		if (!kept)
+			continue;
+		if (r->dimension->scd_type == 2)
+		{
+			if (!def->event_time_column || !string_list_member(target_columns, def->event_time_column))
+				continue;
+			event = exec_column_type_oid(def->target_quoted, def->event_time_column, &typmod) == TIMESTAMPTZOID ?
+				psprintf("f.%s", quote_identifier(def->event_time_column)) :
+				psprintf("(CAST(f.%s AS timestamp) AT TIME ZONE 'UTC')", quote_identifier(def->event_time_column));
+		}
+		repaired += exec_sql(psprintf("UPDATE %s f SET %s = d.%s FROM %s d WHERE f.%s = -1 AND %s%s",
+									  def->target_quoted, quote_identifier(r->dimension->surrogate_key),
+									  quote_identifier(r->dimension->surrogate_key), r->dimension->target_quoted,
+									  quote_identifier(r->dimension->surrogate_key), key_match(r, "d", "f"),
+									  as_of(r, "d", event)),
+							 SPI_OK_UPDATE);
+	}
+	return repaired;
+}
+
+/*
+ * Reports the rows given the unknown member with a key that matched
+ * nothing (NOTICE with an example key), and keeps the counts per dimension
+ * for the run log.
+ */
+static void
+report_unmatched(EtlDefinition *def, SourceCursor *cursor, List *resolved, const char *stage,
+				 uint64 *unknown, LoadCounts *counts)
+{
+	StringInfoData json;
+	ListCell   *lc;
+
+	initStringInfo(&json);
+	foreach(lc, resolved)
+	{
+		ResolvedLookup *r = lfirst(lc);
+		int			k = foreach_current_index(lc);
+		StringInfoData no_key;
+		ListCell   *col;
+		uint64		unmatched;
+
+		if (unknown[k] == 0)
+			continue;
+		/* rows without a key get the unknown member too, without a search */
+		initStringInfo(&no_key);
+		foreach(col, r->lookup->columns)
+			appendStringInfo(&no_key, "%ss.%s IS NULL", no_key.len > 0 ? " OR " : "", quote_identifier(lfirst(col)));
+		unmatched = unknown[k] - Min(unknown[k], exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s",
+																	  stage, no_key.data)));
+		if (unmatched == 0)
+			continue;
+		exec_sql(psprintf("SELECT ROW(%s)::text FROM pg_temp.%s s WHERE %s LIMIT 1",
+						  deparse_columns(r->lookup->columns, "s"), stage, unmatched_condition(def, cursor, r)),
+				 SPI_OK_SELECT);
+		ereport(NOTICE,
+				(errmsg_plural("fact \"%s\": %llu row got the unknown member of dimension \"%s\"",
+							   "fact \"%s\": %llu rows got the unknown member of dimension \"%s\"",
+							   unmatched, def->name, (unsigned long long) unmatched, r->dimension->name),
+				 SPI_processed > 0 ?
+				 errdetail("No member matches key %s, for example.",
+						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)) : 0,
+				 errhint("Load the dimension first; with unmatched => 'unknown' a later load gives these facts their member once it exists.")));
+		if (json.len > 0)
+			appendStringInfoString(&json, ", ");
+		escape_json(&json, r->dimension->name);
+		appendStringInfo(&json, ": " UINT64_FORMAT, unmatched);
+	}
+	if (json.len > 0)
+		counts->unmatched = psprintf("{%s}", json.data);
+}
+
+/*
+ * A periodic snapshot: the rows of the periods the source returns are
+ * deleted (and loaded again); other periods stay.  Returns the rows deleted.
+ */
+static uint64
+replace_periods(EtlDefinition *def, const char *stage)
+{
+	const char *period = quote_identifier(def->snapshot_column);
+
+	if (exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE s.%s IS NULL", stage, period)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("source of fact \"%s\" returned rows without a snapshot period (%s is NULL)",
+						def->name, def->snapshot_column),
+				 errhint("Every row of a periodic snapshot belongs to a period: filter or fill them in the source query.")));
+	return exec_sql(psprintf("DELETE FROM %s t WHERE t.%s IN (SELECT s.%s FROM pg_temp.%s s)",
+							 def->target_quoted, period, period, stage),
+					SPI_OK_DELETE);
+}
+
+/* Which kind of fact table a definition makes. */
+typedef enum FactKind
+{
+	FACT_FULL_SOURCE,			/* no key, no watermark: a load replaces the rows */
+	FACT_TRANSACTION,			/* incremental_column: rows past the watermark appended */
+	FACT_ACCUMULATING,			/* key_columns: rows upserted by key */
+	FACT_PERIODIC				/* snapshot_column: the periods in the source replaced */
+} FactKind;
+
+static FactKind
+fact_kind(EtlDefinition *def)
+{
+	if (def->key_columns != NIL)
+		return FACT_ACCUMULATING;
+	if (def->snapshot_column)
+		return FACT_PERIODIC;
+	if (def->incremental_column)
+		return FACT_TRANSACTION;
+	return FACT_FULL_SOURCE;
+}
+
+/* Refuses a source whose columns the definition names but it lacks. */
+void
+fact_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
+{
+	ListCell   *lc;
+
 	source_require_column_names(cursor);
 	foreach(lc, def->lookups)
 	{
@@ -328,10 +683,39 @@ fact_load(EtlDefinition *def, bool rebuild)
 		source_require_column(cursor, lfirst(lc), "measure");
 	foreach(lc, def->degenerate_columns)
 		source_require_column(cursor, lfirst(lc), "degenerate column");
+	foreach(lc, def->key_columns)
+		source_require_column(cursor, lfirst(lc), "key column");
+	if (def->snapshot_column)
+		source_require_column(cursor, def->snapshot_column, "snapshot column");
 	if (def->event_time_column)
 		source_require_column(cursor, def->event_time_column, "event time column");
 	if (def->incremental_column)
 		source_require_column(cursor, def->incremental_column, "incremental column");
+}
+
+LoadCounts
+fact_load(EtlDefinition *def, bool rebuild)
+{
+	LoadCounts	counts = {0};
+	FactKind	kind = fact_kind(def);
+	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
+		OidIsValid(target_open(def));
+	SourceCursor *cursor;
+	char	   *stage;
+	List	   *resolved = NIL;
+	List	   *needed = NIL;
+	List	   *stored;
+	List	   *target_columns;
+	FactRows	rows;
+	uint64	   *unknown;
+	bool		created;
+	ListCell   *lc;
+
+	progress_log("Executing source query for fact %s", def->target);
+	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+												   def->watermark),
+						 "fact", def->name);
+	fact_require_source_columns(def, cursor);
 
 	stage = stage_create(cursor, def->name);
 	progress_log("Loading data");
@@ -345,28 +729,56 @@ fact_load(EtlDefinition *def, bool rebuild)
 		resolved = lappend(resolved, r);
 		needed = lappend(needed, r->dimension->surrogate_key);
 	}
+	unknown = palloc0(sizeof(uint64) * Max(list_length(resolved), 1));
 
-	if (target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL))
+	created = target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL);
+	if (created)
 		catalog_forget_watermark(def);
+	target_columns = exec_table_columns(def->target_quoted);
+	stored = stored_columns(def, resolved, target_columns);
 	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
+	needed = list_concat(needed, list_copy(def->key_columns));
+	if (def->snapshot_column)
+		needed = lappend(needed, def->snapshot_column);
 	target_require_columns(def, needed);
-	target_require_lossless(def, cursor, stage, stored_columns(def, exec_table_columns(def->target_quoted)),
-							def->degenerate_columns);
+	target_require_lossless(def, cursor, stage, stored, def->degenerate_columns);
 
 	foreach(lc, resolved)
 	{
 		ResolvedLookup *r = lfirst(lc);
 
+		grow_calendar(def, r, stage);
 		/* a calendar has no source to complete an inferred day from */
 		if (def->unmatched == UNMATCHED_ERROR)
-			refuse_unmatched(def, r, stage);
+			refuse_unmatched(def, cursor, r, stage);
 		else if (def->unmatched == UNMATCHED_INFERRED && !r->dimension->is_calendar)
 			add_inferred_members(def, r, stage);
 	}
+	/* older facts first: the rows written now are resolved as they go in */
+	if (!created && kind != FACT_FULL_SOURCE && def->unmatched == UNMATCHED_UNKNOWN)
+		counts.repaired = repair_unmatched(def, resolved, target_columns);
 
-	counts.inserted = insert_facts(def, cursor, resolved, stage);
+	fact_rows(def, cursor, resolved, stored, &rows);
+	if (kind == FACT_ACCUMULATING)
+		merge_accumulating(def, &rows, stage, incremental, &counts, unknown);
+	else
+	{
+		/* readers see the rows replaced until the new ones commit */
+		if (kind == FACT_FULL_SOURCE)
+			counts.deleted = exec_sql(psprintf("DELETE FROM %s", def->target_quoted), SPI_OK_DELETE);
+		else if (kind == FACT_PERIODIC)
+			counts.deleted = replace_periods(def, stage);
+		counts.inserted = insert_rows(def, &rows, rows.select.data,
+									  psprintf("pg_temp.%s s%s", stage, rows.joins.data), unknown);
+	}
+	report_unmatched(def, cursor, resolved, stage, unknown, &counts);
+	/* a table from target_ddl has the indexes its author chose */
+	if (created && def->target_ddl == NULL)
+		create_key_indexes(def, resolved);
 	if (def->incremental_column)
 		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
+	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
+	exec_analyze(def->target_quoted);
 	return counts;
 }

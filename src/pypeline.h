@@ -336,6 +336,10 @@ typedef struct EtlDefinition
 	List	   *degenerate_columns;
 	char	   *event_time_column;
 	UnmatchedPolicy unmatched;
+	List	   *key_columns;	/* an accumulating snapshot's business key */
+	char	   *snapshot_column;	/* a periodic snapshot's period */
+	bool		delete_missing; /* deletes => 'delete' */
+	double		max_deleted_fraction;
 } EtlDefinition;
 
 extern EtlKind etl_kind_from_name(const char *name);
@@ -397,7 +401,9 @@ typedef struct LoadCounts
 	uint64		updated;		/* members changed (in place or new version) */
 	uint64		unchanged;
 	uint64		rejected;		/* source rows set aside in pypeline.reject */
-	uint64		deleted;		/* members closed: gone from the source */
+	uint64		deleted;		/* members closed, fact rows deleted or replaced */
+	uint64		repaired;		/* facts given their member, which had not arrived */
+	char	   *unmatched;		/* facts given the unknown member per dimension, JSON */
 	char	   *message;		/* schema changes applied, instants moved */
 } LoadCounts;
 
@@ -414,6 +420,8 @@ extern void members_complete_inferred(EtlDefinition *dim, const char *rows, List
  * ----------------------------------------------------------------
  */
 extern LoadCounts dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too);
+extern void dimension_require_source_columns(EtlDefinition *def, SourceCursor *cursor);
+extern uint64 calendar_grow(EtlDefinition *calendar, const char *through);
 
 /* ----------------------------------------------------------------
  * versions.c: type 2 versions and hard deletes
@@ -436,6 +444,7 @@ extern char *schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *co
  * ----------------------------------------------------------------
  */
 extern LoadCounts fact_load(EtlDefinition *def, bool rebuild);
+extern void fact_require_source_columns(EtlDefinition *def, SourceCursor *cursor);
 
 /* ----------------------------------------------------------------
  * progress.c: what a running ETL is doing

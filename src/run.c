@@ -35,6 +35,7 @@
 PG_FUNCTION_INFO_V1(pypeline_process_etl);
 PG_FUNCTION_INFO_V1(pypeline_refresh_data_warehouse);
 PG_FUNCTION_INFO_V1(pypeline_test_dimension_source);
+PG_FUNCTION_INFO_V1(pypeline_test_fact_source);
 
 /* Python's str(timedelta), as the old tool printed it: 0:00:00.124727 */
 static char *
@@ -242,13 +243,13 @@ pypeline_refresh_data_warehouse(PG_FUNCTION_ARGS)
 }
 
 /*
- * Reads one dimension's source to the end, converting every value, and
- * checks that its natural key columns are there; returns the row count.
+ * Reads an ETL's source to the end, converting every value, and checks that
+ * it returns the columns the definition names; returns the row count.
  */
 static uint64
-read_dimension_source(EtlDefinition *def)
+read_source(EtlDefinition *def)
 {
-	SourceCursor *cursor = source_open(def->server, def->source_sql, "dimension", def->name);
+	SourceCursor *cursor = source_open(def->server, def->source_sql, etl_kind_name(def->kind), def->name);
 	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
 													  "pypeline source test row",
 													  ALLOCSET_DEFAULT_SIZES);
@@ -256,10 +257,11 @@ read_dimension_source(EtlDefinition *def)
 	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
 	uint64		rows = 0;
-	ListCell   *lc;
 
-	foreach(lc, def->natural_key)
-		source_require_column(cursor, lfirst(lc), "natural key");
+	if (def->kind == ETL_DIMENSION)
+		dimension_require_source_columns(def, cursor);
+	else
+		fact_require_source_columns(def, cursor);
 	oldcxt = MemoryContextSwitchTo(row_context);
 	while (source_next(cursor, values, nulls))
 	{
@@ -286,20 +288,19 @@ test_source(void *arg)
 	RoleSwitch	as_owner;
 
 	privilege_become(&as_owner, test->def->owner, false);
-	test->rows = read_dimension_source(test->def);
+	test->rows = read_source(test->def);
 	privilege_restore(&as_owner);
 	return true;
 }
 
 /*
- * pypeline.test_dimension_source() -> (etl_name, server, status, rows, message)
- *
- * The old --test_dimension_source: runs every active dimension's source
- * query (read-only on MySQL, nothing written here) and reports each
- * outcome instead of stopping at the first error.
+ * (etl_name, server, status, rows, message) for every active ETL of a kind
+ * the caller may run: its source query is run (read-only on MySQL, nothing
+ * written here) and each outcome reported instead of stopping at the first
+ * error.
  */
-Datum
-pypeline_test_dimension_source(PG_FUNCTION_ARGS)
+static void
+test_sources(FunctionCallInfo fcinfo, EtlKind kind)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext callcxt = CurrentMemoryContext;
@@ -309,11 +310,11 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	names = catalog_active_etls(ETL_DIMENSION, &skipped);
-	report_skipped(ETL_DIMENSION, skipped);
+	names = catalog_active_etls(kind, &skipped);
+	report_skipped(kind, skipped);
 	foreach(lc, names)
 	{
-		SourceTest	test = {catalog_get_etl(ETL_DIMENSION, lfirst(lc), false), 0};
+		SourceTest	test = {catalog_get_etl(kind, lfirst(lc), false), 0};
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 		ErrorData  *edata;
@@ -335,5 +336,20 @@ pypeline_test_dimension_source(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
+}
+
+/* pypeline.test_dimension_source(): the old --test_dimension_source */
+Datum
+pypeline_test_dimension_source(PG_FUNCTION_ARGS)
+{
+	test_sources(fcinfo, ETL_DIMENSION);
+	return (Datum) 0;
+}
+
+/* pypeline.test_fact_source(): the same for the facts */
+Datum
+pypeline_test_fact_source(PG_FUNCTION_ARGS)
+{
+	test_sources(fcinfo, ETL_FACT);
 	return (Datum) 0;
 }

@@ -37,10 +37,10 @@ void
 runlog_record_success(EtlDefinition *def, Oid runner, TimestampTz started, TimestampTz finished,
 					  LoadCounts *counts)
 {
-	Oid			argtypes[14] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		TEXTOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[14];
-	char		nulls[14];
+	Oid			argtypes[16] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TEXTOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[16];
+	char		nulls[16];
 
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(etl_kind_name(def->kind));
@@ -59,10 +59,16 @@ runlog_record_success(EtlDefinition *def, Oid runner, TimestampTz started, Times
 	args[11] = Int64GetDatum((int64) counts->unchanged);
 	args[12] = Int64GetDatum((int64) counts->rejected);
 	args[13] = Int64GetDatum((int64) counts->deleted);
+	args[14] = Int64GetDatum((int64) counts->repaired);
+	args[15] = counts->unmatched ? CStringGetTextDatum(counts->unmatched) : (Datum) 0;
+	if (counts->unmatched == NULL)
+		nulls[15] = 'n';
 	privilege_internal_exec("INSERT INTO pypeline.run_log (" RUN_LOG_COLUMNS ", rows_read, "
-							"  rows_inserted, rows_updated, rows_unchanged, rows_rejected, rows_deleted) "
-							"VALUES ($1, $2, $3, $4, $5, $6, $7::regrole, 'success', $8, $9, $10, $11, $12, $13, $14)",
-							14, argtypes, args, nulls, SPI_OK_INSERT);
+							"  rows_inserted, rows_updated, rows_unchanged, rows_rejected, rows_deleted, "
+							"  rows_repaired, unmatched) "
+							"VALUES ($1, $2, $3, $4, $5, $6, $7::regrole, 'success', $8, $9, $10, $11, $12, $13, $14, "
+							"  $15, $16::jsonb)",
+							16, argtypes, args, nulls, SPI_OK_INSERT);
 }
 
 /* What the run-log writer needs, in its DSM segment. */
