@@ -9,6 +9,8 @@
 #   5  pypeline    incremental type 2 rerun after 1% of the source rows changed
 #   6  pypeline    fact load with 3 dimension lookups (one type 2, as of the event time)
 #      (+ the pipe of the fact source, as a reference for 6)
+#   6b pypeline    accumulating fact (key_columns): full load, then a rerun after 1% of
+#                  the fact source rows changed, as a ratio to the full load
 #   7  peak backend RSS growth of 4, and of pypeline.query over 20M rows (rss.sh)
 #   8  an incremental refresh of independent dimensions, sequential vs parallel (parallel.sh)
 #
@@ -120,6 +122,10 @@ SELECT pypeline.define_fact('bench_event', 'bench',
 	'SELECT user_id, b_id, amount, created_at FROM events', 'bench_event_fact',
 	lookups => '{"bench_user": "user_id", "bench_b": "b_id", "bench_date": "created_at"}',
 	measures => '{amount}', event_time_column => 'created_at');
+SELECT pypeline.define_fact('bench_event_acc', 'bench',
+	'SELECT id, user_id, b_id, amount, created_at FROM events', 'bench_event_acc_fact',
+	lookups => '{"bench_user": "user_id", "bench_b": "b_id", "bench_date": "created_at"}',
+	measures => '{amount}', event_time_column => 'created_at', key_columns => '{id}');
 SQL
 
 if [ -z "${SKIP[mysql_fdw]:-}" ]; then
@@ -304,6 +310,17 @@ run_pypeline_fact() {
 	timed_session "SELECT rows FROM pypeline.process_etl('bench_event', 'fact', delete_existing_table => true);"
 }
 
+run_pypeline_acc_full() {
+	timed_session "SELECT rows FROM pypeline.process_etl('bench_event_acc', 'fact', delete_existing_table => true);"
+}
+
+# Each run changes the amount of 1% of the events, then merges the whole source by key.
+run_pypeline_acc_rerun() {
+	mysql_root bench -e "UPDATE events SET amount = amount + 1 WHERE id % 100 = 0" || return 1
+	bench_psql -c "CHECKPOINT" >/dev/null
+	timed_session "SELECT rows FROM pypeline.process_etl('bench_event_acc', 'fact');"
+}
+
 run_pipe_fact() {
 	bench_psql -c "DROP TABLE IF EXISTS pipe_events;
 		CREATE TABLE pipe_events (user_id bigint, b_id bigint, amount numeric(10,2), created_at timestamp)" || return 1
@@ -418,6 +435,25 @@ if [ -z "${SKIP[pipe_fact_source]:-}" ]; then
 fi
 
 echo
+echo "== 6b: accumulating fact, $FACT_ROWS rows by key, then 1% of them changed per run"
+measure pypeline_acc_fact_full "$FACT_ROWS" run_pypeline_acc_full
+measure pypeline_acc_fact_rerun_1pct "$FACT_ROWS" run_pypeline_acc_rerun
+if [ -z "${SKIP[pypeline_acc_fact_rerun_1pct]:-}" ]; then
+	want=$(mysql_root -N -B bench -e "SELECT COUNT(*), SUM(amount), SUM(id) FROM events" | tr '\t' '|')
+	got=$(bench_psql -c "SELECT count(*), sum(amount), sum(id) FROM bench_event_acc_fact")
+	counts=$(bench_psql -c "SELECT rows_updated || '|' || rows_unchanged || '|' || rows_inserted FROM pypeline.run_log
+		WHERE etl_name = 'bench_event_acc' AND status = 'success' ORDER BY id DESC LIMIT 1")
+	expected="$((FACT_ROWS / 100))|$((FACT_ROWS - FACT_ROWS / 100))|0"
+	echo "accumulating fact (count|sum amount|sum id): $got (source: $want); last run updated|unchanged|inserted: $counts (expected $expected)"
+	CHECK_OF[pypeline_acc_fact_full]=ok
+	CHECK_OF[pypeline_acc_fact_rerun_1pct]=ok
+	if [ "$got" != "$want" ] || [ "$counts" != "$expected" ]; then
+		mismatch "accumulating fact: $got vs source $want; updated|unchanged|inserted $counts, expected $expected"
+		CHECK_OF[pypeline_acc_fact_rerun_1pct]=MISMATCH
+	fi
+fi
+
+echo
 echo "== 7: backend peak RSS of pypeline.query (rss.sh)"
 rss_out=$(bash contrib/bench/rss.sh)
 rss_rc=$?
@@ -504,6 +540,9 @@ target fact_vs_pipe "$([ -n "${SECONDS_OF[pypeline_fact_3_lookups]:-}" ] && rati
 	[ -n "${SECONDS_OF[pypeline_fact_3_lookups]:-}" ] && awk -v a="${SECONDS_OF[pipe_fact_source]}" -v b="${SECONDS_OF[pypeline_fact_3_lookups]}" 'BEGIN { printf "%.2f", a / b }'))"
 target fact_fresh_dims_vs_pipe "$([ -n "${SECONDS_OF[pypeline_fact_fresh_dims]:-}" ] && ratio_of pypeline_fact_fresh_dims)" ">=" 0.7 \
 	"fact rows/s right after the dimension loads (no statistics) / users pipe rows/s"
+target acc_rerun_vs_full "$([ -n "${SECONDS_OF[pypeline_acc_fact_full]:-}" ] && [ -n "${SECONDS_OF[pypeline_acc_fact_rerun_1pct]:-}" ] &&
+	awk -v a="${SECONDS_OF[pypeline_acc_fact_rerun_1pct]}" -v b="${SECONDS_OF[pypeline_acc_fact_full]}" 'BEGIN { printf "%.2f", a / b }')" "<=" 1.5 \
+	"accumulating fact rerun (1% changed) time / its full load time"
 target query_rss_growth_mb "$([ -n "$RSS_QUERY_GROWTH" ] && mb "$RSS_QUERY_GROWTH")" "<" 64 \
 	"peak RSS growth of pypeline.query over $RSS_QUERY_ROWS rows"
 
