@@ -109,6 +109,14 @@ INSERT INTO hs_order_fact (hs_item_key, id, at) VALUES (999999, 104, '2020-01-01
 SELECT * FROM pypeline.check_fact('hs_order') ORDER BY 1;
 SELECT pypeline.check_dimension('hs_nothing');
 
+-- 6. A rebuild starts a type 2 dimension's history over from what the
+-- source still returns (a snapshot source: one version per member): it
+-- says how many closed versions went, and the run log keeps it.
+SELECT count(*) AS closed FROM hs_person_dim WHERE NOT is_current AND hs_person_key <> -1;
+SELECT * FROM pypeline.process_etl('hs_person', 'dimension', delete_existing_table => true);
+SELECT count(*) AS closed FROM hs_person_dim WHERE NOT is_current AND hs_person_key <> -1;
+SELECT message FROM pypeline.run_log WHERE etl_name = 'hs_person' ORDER BY id DESC LIMIT 1;
+
 -- clean up
 DROP TABLE hs_person_dim, hs_contact_dim, hs_item_dim, hs_order_fact;
 DELETE FROM pypeline.fact WHERE name LIKE 'hs_%';

@@ -28,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/resowner.h"
 
 /* Source columns stored as attributes: all but the natural key and change date. */
@@ -553,12 +554,56 @@ dimension_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
 static LoadCounts load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 							  bool rebuild, bool facts_rebuilt_too, bool incremental);
 
+/* Closed versions (history) in a dimension's table; 0 without one. */
+static uint64
+closed_versions(EtlDefinition *def)
+{
+	Oid			relid = target_open(def);
+
+	if (!OidIsValid(relid) || get_attnum(relid, COL_IS_CURRENT) == InvalidAttrNumber)
+		return 0;
+	return exec_count(psprintf("SELECT count(*) FROM %s WHERE NOT %s AND %s <> -1", def->target_quoted,
+							   COL_IS_CURRENT, quote_identifier(def->surrogate_key)));
+}
+
+static LoadCounts load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too);
+
 /*
- * Loads a dimension: a new target straight from the source when it can,
- * otherwise through a staging table (load_staged).
+ * Loads a dimension.  A rebuild of a type 2 dimension starts its history
+ * over from what the source still has: closed versions it no longer
+ * returns are gone (and facts rebuilt with it find current versions), so
+ * the run says how many, in a WARNING and in the run log.
  */
 LoadCounts
 dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
+{
+	uint64		closed_before = rebuild ? closed_versions(def) : 0;
+	LoadCounts	counts = load_dimension_rows(def, rebuild, facts_rebuilt_too);
+	uint64		closed_after = closed_before > 0 ? closed_versions(def) : 0;
+
+	if (closed_after < closed_before)
+	{
+		uint64		discarded = closed_before - closed_after;
+		char	   *line = psprintf("the rebuild discarded %llu closed version%s (%llu before, %llu now)",
+									(unsigned long long) discarded, discarded == 1 ? "" : "s",
+									(unsigned long long) closed_before, (unsigned long long) closed_after);
+
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("dimension \"%s\": %s", def->name, line),
+				 errdetail("The source no longer returns that history; facts rebuilt now find the versions it has."),
+				 errhint("Rebuild only when the history may go (refresh_data_warehouse(..., delete_existing_tables => false) keeps it), or give the dimension a source with history (incremental_column).")));
+		counts.message = counts.message ? psprintf("%s; %s", counts.message, line) : line;
+	}
+	return counts;
+}
+
+/*
+ * A dimension's rows: a new target straight from the source when it can,
+ * otherwise through a staging table (load_staged).
+ */
+static LoadCounts
+load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 {
 	LoadCounts	counts = {0};
 	bool		incremental;

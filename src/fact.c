@@ -323,9 +323,10 @@ stored_columns(EtlDefinition *def, List *resolved, List *target_columns)
 }
 
 /*
- * The derived target: a column per dimension key, the stored source
- * columns in their mapped types, and a primary key on key_columns.  Its
- * indexes come after the first load (create_key_indexes).
+ * The derived target: a column per dimension key and the stored source
+ * columns in their mapped types.  Its primary key and indexes are built
+ * after the first load (create_key_indexes), which is faster than keeping
+ * them up to date row by row.
  */
 static char *
 derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
@@ -349,22 +350,25 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 		appendStringInfo(&sql, "%s%s %s", sql.data[sql.len - 1] == '(' ? "" : ", ",
 						 quote_identifier(lfirst(lc)), convert_mapped_type_name(&cursor->columns[i]));
 	}
-	if (def->key_columns != NIL)
-		appendStringInfo(&sql, ", PRIMARY KEY (%s)", deparse_columns(def->key_columns, NULL));
 	appendStringInfoChar(&sql, ')');
 	return sql.data;
 }
 
 /*
- * An index per dimension key of a derived fact table: BRIN for a calendar
- * key, which follows the order rows arrive in, b-tree for the others (the
- * repairs and re-keying find rows by them).
+ * A derived fact table's primary key on key_columns (check_fact_keys made
+ * sure the first load's keys are unique), and an index per dimension key:
+ * BRIN for a calendar key, which follows the order rows arrive in, b-tree
+ * for the others (the repairs and re-keying find rows by them).
  */
 static void
 create_key_indexes(EtlDefinition *def, List *resolved)
 {
 	ListCell   *lc;
 
+	if (def->key_columns != NIL)
+		exec_sql(psprintf("ALTER TABLE %s ADD PRIMARY KEY (%s)", def->target_quoted,
+						  deparse_columns(def->key_columns, NULL)),
+				 SPI_OK_UTILITY);
 	foreach(lc, resolved)
 	{
 		ResolvedLookup *r = lfirst(lc);
@@ -418,26 +422,36 @@ fact_rows(EtlDefinition *def, SourceCursor *cursor, List *resolved, List *stored
 /*
  * Inserts fact rows resolved from "from" (staged rows, or pg_temp.pypeline_facts
  * already resolved) and counts, per lookup, the rows given the unknown member
- * (into unknown[]); returns the rows inserted.
+ * (into unknown[]); returns the rows inserted.  Into a table that was empty
+ * (new, or emptied by this run) the rows inserted are the table's, counted
+ * afterwards; otherwise RETURNING hands them to the count, at the cost of
+ * keeping them until the statement ends.
  */
 static uint64
-insert_rows(EtlDefinition *def, FactRows *rows, const char *select, const char *from, uint64 *unknown)
+insert_rows(EtlDefinition *def, FactRows *rows, const char *select, const char *from, bool into_empty,
+			uint64 *unknown)
 {
 	int			nkeys = list_length(rows->keys);
+	char	   *insert = psprintf("INSERT INTO %s (%s) SELECT %s FROM %s", def->target_quoted,
+								  deparse_columns(rows->columns, NULL), select, from);
 	StringInfoData counts;
 	bool		isnull;
 
 	ListCell   *lc;
 
 	initStringInfo(&counts);
-	appendStringInfoString(&counts, "count(*)");
+	appendStringInfoString(&counts, "SELECT count(*)");
 	foreach(lc, rows->keys)
 		appendStringInfo(&counts, ", count(*) FILTER (WHERE %s = -1)", quote_identifier(lfirst(lc)));
-	exec_sql(psprintf("WITH inserted AS (INSERT INTO %s (%s) SELECT %s FROM %s RETURNING %s) "
-					  "SELECT %s FROM inserted",
-					  def->target_quoted, deparse_columns(rows->columns, NULL), select, from,
-					  rows->keys != NIL ? deparse_columns(rows->keys, NULL) : "1", counts.data),
-			 SPI_OK_SELECT);
+	if (into_empty)
+	{
+		exec_sql(insert, SPI_OK_INSERT);
+		exec_sql(psprintf("%s FROM %s", counts.data, def->target_quoted), SPI_OK_SELECT);
+	}
+	else
+		exec_sql(psprintf("WITH inserted AS (%s RETURNING %s) %s FROM inserted", insert,
+						  rows->keys != NIL ? deparse_columns(rows->keys, NULL) : "1", counts.data),
+				 SPI_OK_SELECT);
 	for (int k = 0; k < nkeys; k++)
 		unknown[k] += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, k + 2, &isnull));
 	return (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -489,11 +503,12 @@ merge_accumulating(EtlDefinition *def, FactRows *rows, const char *stage, bool i
 {
 	List	   *values = string_list_difference(rows->columns, def->key_columns);
 	char	   *key_join = deparse_join(def->key_columns, "t", def->key_columns, "s");
+	char	   *count_target = psprintf("SELECT count(*) FROM %s", def->target_quoted);
+	uint64		before;
+	uint64		merged;
+	uint64		current;
 	ListCell   *lc;
 
-	uint64	   *ignored = palloc0(sizeof(uint64) * Max(list_length(rows->keys), 1));
-
-	check_fact_keys(def, stage);
 	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_facts ON COMMIT DROP AS SELECT %s FROM pg_temp.%s s%s",
 					  rows->named.data, stage, rows->joins.data),
 			 SPI_OK_UTILITY);
@@ -501,21 +516,23 @@ merge_accumulating(EtlDefinition *def, FactRows *rows, const char *stage, bool i
 	foreach(lc, rows->keys)
 		unknown[foreach_current_index(lc)] = exec_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_facts WHERE %s = -1",
 																 quote_identifier(lfirst(lc))));
-	counts->updated = exec_sql(psprintf("UPDATE %s t SET (%s) = ROW(%s) FROM pg_temp.pypeline_facts s "
-										"WHERE %s AND ROW(%s) IS DISTINCT FROM ROW(%s)",
-										def->target_quoted, deparse_columns(values, NULL),
-										deparse_columns(values, "s"), key_join,
-										deparse_columns(values, "t"), deparse_columns(values, "s")),
-							   SPI_OK_UPDATE);
-	counts->inserted = insert_rows(def, rows, deparse_columns(rows->columns, "s"),
-								   psprintf("pg_temp.pypeline_facts s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
-											def->target_quoted, key_join),
-								   ignored);
-	counts->unchanged = counts->read - counts->inserted - counts->updated;
+	/* one join of the fact with the source's rows; the row counts tell inserts from updates */
+	before = exec_count(count_target);
+	merged = exec_sql(psprintf("MERGE INTO %s t USING pg_temp.pypeline_facts s ON %s "
+							   "WHEN MATCHED AND ROW(%s) IS DISTINCT FROM ROW(%s) THEN UPDATE SET (%s) = ROW(%s) "
+							   "WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)",
+							   def->target_quoted, key_join,
+							   deparse_columns(values, "t"), deparse_columns(values, "s"),
+							   deparse_columns(values, NULL), deparse_columns(values, "s"),
+							   deparse_columns(rows->columns, NULL), deparse_columns(rows->columns, "s")),
+					  SPI_OK_MERGE);
+	current = exec_count(count_target);
+	counts->inserted = current - before;
+	counts->updated = merged - counts->inserted;
+	counts->unchanged = counts->read - merged;
 	if (def->delete_missing && !incremental)
 	{
 		char	   *gone = psprintf("NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", stage, key_join);
-		uint64		current = exec_count(psprintf("SELECT count(*) FROM %s", def->target_quoted));
 		uint64		missing = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
 
 		if ((double) missing > def->max_deleted_fraction * (double) current)
@@ -760,16 +777,19 @@ fact_load(EtlDefinition *def, bool rebuild)
 
 	fact_rows(def, cursor, resolved, stored, &rows);
 	if (kind == FACT_ACCUMULATING)
+		check_fact_keys(def, stage);
+	if (kind == FACT_ACCUMULATING && !created)
 		merge_accumulating(def, &rows, stage, incremental, &counts, unknown);
 	else
 	{
 		/* readers see the rows replaced until the new ones commit */
-		if (kind == FACT_FULL_SOURCE)
+		if (kind == FACT_FULL_SOURCE && !created)
 			counts.deleted = exec_sql(psprintf("DELETE FROM %s", def->target_quoted), SPI_OK_DELETE);
-		else if (kind == FACT_PERIODIC)
+		else if (kind == FACT_PERIODIC && !created)
 			counts.deleted = replace_periods(def, stage);
 		counts.inserted = insert_rows(def, &rows, rows.select.data,
-									  psprintf("pg_temp.%s s%s", stage, rows.joins.data), unknown);
+									  psprintf("pg_temp.%s s%s", stage, rows.joins.data),
+									  created || kind == FACT_FULL_SOURCE, unknown);
 	}
 	report_unmatched(def, cursor, resolved, stage, unknown, &counts);
 	/* a table from target_ddl has the indexes its author chose */
