@@ -503,10 +503,6 @@ merge_accumulating(EtlDefinition *def, FactRows *rows, const char *stage, bool i
 {
 	List	   *values = string_list_difference(rows->columns, def->key_columns);
 	char	   *key_join = deparse_join(def->key_columns, "t", def->key_columns, "s");
-	char	   *count_target = psprintf("SELECT count(*) FROM %s", def->target_quoted);
-	uint64		before;
-	uint64		merged;
-	uint64		current;
 	ListCell   *lc;
 
 	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_facts ON COMMIT DROP AS SELECT %s FROM pg_temp.%s s%s",
@@ -516,23 +512,26 @@ merge_accumulating(EtlDefinition *def, FactRows *rows, const char *stage, bool i
 	foreach(lc, rows->keys)
 		unknown[foreach_current_index(lc)] = exec_count(psprintf("SELECT count(*) FROM pg_temp.pypeline_facts WHERE %s = -1",
 																 quote_identifier(lfirst(lc))));
-	/* one join of the fact with the source's rows; the row counts tell inserts from updates */
-	before = exec_count(count_target);
-	merged = exec_sql(psprintf("MERGE INTO %s t USING pg_temp.pypeline_facts s ON %s "
-							   "WHEN MATCHED AND ROW(%s) IS DISTINCT FROM ROW(%s) THEN UPDATE SET (%s) = ROW(%s) "
-							   "WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)",
-							   def->target_quoted, key_join,
-							   deparse_columns(values, "t"), deparse_columns(values, "s"),
-							   deparse_columns(values, NULL), deparse_columns(values, "s"),
-							   deparse_columns(rows->columns, NULL), deparse_columns(rows->columns, "s")),
-					  SPI_OK_MERGE);
-	current = exec_count(count_target);
-	counts->inserted = current - before;
-	counts->updated = merged - counts->inserted;
-	counts->unchanged = counts->read - merged;
+	/*
+	 * An UPDATE and an anti-join INSERT: measured faster than one MERGE
+	 * (doc/performance.md), whose plan joins the whole fact with the rows.
+	 */
+	counts->updated = exec_sql(psprintf("UPDATE %s t SET (%s) = ROW(%s) FROM pg_temp.pypeline_facts s "
+										"WHERE %s AND ROW(%s) IS DISTINCT FROM ROW(%s)",
+										def->target_quoted, deparse_columns(values, NULL),
+										deparse_columns(values, "s"), key_join,
+										deparse_columns(values, "t"), deparse_columns(values, "s")),
+							   SPI_OK_UPDATE);
+	counts->inserted = exec_sql(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.pypeline_facts s "
+										 "WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
+										 def->target_quoted, deparse_columns(rows->columns, NULL),
+										 deparse_columns(rows->columns, "s"), def->target_quoted, key_join),
+								SPI_OK_INSERT);
+	counts->unchanged = counts->read - counts->inserted - counts->updated;
 	if (def->delete_missing && !incremental)
 	{
 		char	   *gone = psprintf("NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", stage, key_join);
+		uint64		current = exec_count(psprintf("SELECT count(*) FROM %s", def->target_quoted));
 		uint64		missing = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
 
 		if ((double) missing > def->max_deleted_fraction * (double) current)
