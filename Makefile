@@ -34,7 +34,9 @@ OBJS = \
 	src/task.o \
 	src/worker.o
 
-DATA = sql/pypeline--$(EXTVERSION).sql
+# The install script, and every release before it with the scripts that
+# update it (pypeline--OLD--NEW.sql), so that ALTER EXTENSION ... UPDATE works.
+DATA = sql/pypeline--$(EXTVERSION).sql sql/pypeline--0.1.0.sql sql/pypeline--0.1.0--0.2.0.sql
 PGFILEDESC = "pypeline - dimensional warehouse loads from MySQL/MariaDB"
 
 MARIADB_CONFIG ?= mariadb_config
