@@ -55,3 +55,7 @@ DROP SERVER ok_server CASCADE;
 DROP SERVER nouser CASCADE;
 DROP SERVER other_server;
 DROP FOREIGN DATA WRAPPER other_fdw;
+
+-- The settings, as SHOW gives them in a new session that preloads the library
+-- (README, Settings): without the preload they exist once pypeline is loaded.
+\! PGOPTIONS='-c session_preload_libraries=pypeline' psql -X -At -d contrib_regression -c 'SHOW pypeline.fetch_size' -c 'SHOW pypeline.max_parallel_etls' -c 'SHOW pypeline.max_queued_tasks'
