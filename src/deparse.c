@@ -45,6 +45,19 @@ deparse_row(List *columns, const char *alias)
 	return columns == NIL ? "NULL" : deparse_columns(columns, alias);
 }
 
+/* "s.a IS NULL OR s.b IS NULL": a row missing one of the columns */
+char *
+deparse_any_null(List *columns, const char *alias)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, columns)
+		appendStringInfo(&buf, "%s%s.%s IS NULL", buf.len > 0 ? " OR " : "", alias, quote_identifier(lfirst(lc)));
+	return buf.data;
+}
+
 /* "l.a = r.x AND l.b = r.y" */
 char *
 deparse_join(List *left, const char *left_alias, List *right, const char *right_alias)

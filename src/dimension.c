@@ -192,16 +192,11 @@ check_natural_keys(EtlDefinition *def, const char *stage)
 	char	   *repeated;
 	uint64		nulls;
 	uint64		rejected = 0;
-	StringInfoData null_test;
-	ListCell   *lc;
+	char	   *null_key = deparse_any_null(def->natural_key, "s");
 
-	initStringInfo(&null_test);
-	foreach(lc, def->natural_key)
-		appendStringInfo(&null_test, "%s s.%s IS NULL", null_test.len > 0 ? " OR" : "",
-						 quote_identifier(lfirst(lc)));
 	if (def->reject_bad_keys)
-		rejected += reject_rows(def, stage, null_test.data, "NULL natural key");
-	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
+		rejected += reject_rows(def, stage, null_key, "NULL natural key");
+	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_key));
 	if (nulls > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),

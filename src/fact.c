@@ -462,14 +462,10 @@ static void
 check_fact_keys(EtlDefinition *def, const char *stage)
 {
 	char	   *key = deparse_columns(def->key_columns, "s");
-	StringInfoData null_test;
-	ListCell   *lc;
 	uint64		nulls;
 
-	initStringInfo(&null_test);
-	foreach(lc, def->key_columns)
-		appendStringInfo(&null_test, "%ss.%s IS NULL", null_test.len > 0 ? " OR " : "", quote_identifier(lfirst(lc)));
-	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage, null_test.data));
+	nulls = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage,
+								deparse_any_null(def->key_columns, "s")));
 	if (nulls > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
@@ -606,18 +602,13 @@ report_unmatched(EtlDefinition *def, SourceCursor *cursor, List *resolved, const
 	{
 		ResolvedLookup *r = lfirst(lc);
 		int			k = foreach_current_index(lc);
-		StringInfoData no_key;
-		ListCell   *col;
 		uint64		unmatched;
 
 		if (unknown[k] == 0)
 			continue;
 		/* rows without a key get the unknown member too, without a search */
-		initStringInfo(&no_key);
-		foreach(col, r->lookup->columns)
-			appendStringInfo(&no_key, "%ss.%s IS NULL", no_key.len > 0 ? " OR " : "", quote_identifier(lfirst(col)));
-		unmatched = unknown[k] - Min(unknown[k], exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s",
-																	  stage, no_key.data)));
+		unmatched = unknown[k] - Min(unknown[k], exec_count(psprintf("SELECT count(*) FROM pg_temp.%s s WHERE %s", stage,
+																	  deparse_any_null(r->lookup->columns, "s"))));
 		if (unmatched == 0)
 			continue;
 		exec_sql(psprintf("SELECT ROW(%s)::text FROM pg_temp.%s s WHERE %s LIMIT 1",

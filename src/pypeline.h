@@ -372,6 +372,7 @@ extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, co
 extern char *deparse_columns(List *columns, const char *alias);
 extern char *deparse_row(List *columns, const char *alias);
 extern char *deparse_join(List *left, const char *left_alias, List *right, const char *right_alias);
+extern char *deparse_any_null(List *columns, const char *alias);
 extern char *deparse_set_list(List *columns);
 extern char *deparse_differs(List *columns);
 extern char *deparse_utc_instant(SourceCursor *cursor, const char *column);
