@@ -31,6 +31,7 @@ OBJS = \
 	src/runlog.o \
 	src/run.o \
 	src/progress.o \
+	src/schedule.o \
 	src/task.o \
 	src/worker.o
 

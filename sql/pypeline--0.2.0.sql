@@ -780,19 +780,15 @@ COMMENT ON FUNCTION pypeline.revoke IS
 'Revokes a pending or running task (and its sub-tasks): a running ETL is cancelled and rolls back';
 
 -------------------------------------------------------------------------------
--- Schedules: pg_cron runs the job; pypeline only writes its command.
+-- Schedules: pg_cron runs the job; pypeline writes its command.  pg_cron lives
+-- in one database of the cluster (cron.database_name): _cron (schedule.c)
+-- runs pypeline's fixed statements there as the calling role, so a
+-- warehouse in any database can schedule its ETLs.
 -------------------------------------------------------------------------------
-CREATE FUNCTION pypeline._require_pg_cron()
-RETURNS void
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
-	               WHERE proname = 'schedule' AND pronamespace = to_regnamespace('cron')) THEN
-		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
-			USING ERRCODE = 'feature_not_supported',
-			      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database and run CREATE EXTENSION pg_cron; everything else in pypeline works without it.';
-	END IF;
-END $$;
+CREATE FUNCTION pypeline._cron(action text, arguments text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'pypeline_cron'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION pypeline.schedule(job_name text, cron_schedule text,
 	run_dimensions boolean DEFAULT true, run_facts boolean DEFAULT true,
@@ -804,7 +800,6 @@ DECLARE
 	command text;
 	job bigint;
 BEGIN
-	PERFORM pypeline._require_pg_cron();
 	IF etl IS NOT NULL THEN
 		IF kind IS NULL OR kind NOT IN ('dimension', 'fact') THEN
 			RAISE EXCEPTION 'scheduling ETL "%" needs kind => ''dimension'' or ''fact''', etl
@@ -820,19 +815,31 @@ BEGIN
 		command := format('SELECT * FROM pypeline.refresh_data_warehouse(run_dimensions => %s, run_facts => %s, delete_existing_tables => %s)',
 		                  run_dimensions::text, run_facts::text, delete_existing_tables::text);
 	END IF;
-	EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, cron_schedule, command;
+	job := pypeline._cron('schedule', ARRAY[job_name, cron_schedule, command, current_database()]);
+	IF job IS NULL THEN
+		RAISE EXCEPTION 'role % already has a pg_cron job named "%" in another database', current_user, job_name
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'pg_cron names a role''s jobs across the cluster: choose another name, or unschedule it from its database.';
+	END IF;
 	RETURN job;
 END $$;
 COMMENT ON FUNCTION pypeline.schedule IS
-'Schedules a refresh (or, with etl and kind, one ETL) with pg_cron; returns the cron job id';
+'Schedules a refresh (or, with etl and kind, one ETL) of this database with pg_cron, as the calling role, from any database; returns the cron job id';
 
 CREATE FUNCTION pypeline.unschedule(job_name text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	done boolean;
-BEGIN
-	PERFORM pypeline._require_pg_cron();
-	EXECUTE 'SELECT cron.unschedule($1)' INTO done USING job_name;
-	RETURN done;
-END $$;
+LANGUAGE sql VOLATILE AS $$
+	SELECT pypeline._cron('unschedule', ARRAY[job_name, current_database()])::boolean
+$$;
+COMMENT ON FUNCTION pypeline.unschedule IS
+'Removes the calling role''s pg_cron job of that name for this database; false if there is none';
+
+-- This database's pg_cron jobs that the caller may see (pg_cron's row
+-- security: a role sees its own), with their last run.
+CREATE VIEW pypeline.schedules AS
+	SELECT j.jobid, j.jobname AS job_name, j.schedule, j.command, j.username AS run_as, j.active,
+	       j.last_start, j.last_end, j.last_status, j.last_message
+	FROM jsonb_to_recordset(pypeline._cron('list', ARRAY[current_database()])::jsonb)
+	     AS j(jobid bigint, jobname text, schedule text, command text, username text, active boolean,
+	          last_start timestamptz, last_end timestamptz, last_status text, last_message text);
+GRANT SELECT ON pypeline.schedules TO PUBLIC;

@@ -7,7 +7,8 @@
  * Calls point down, never up (doc/design.md, "Map of the code"):
  *   entry points   run.c (process_etl, refresh_data_warehouse,
  *                  test_dimension_source), worker.c (tasks in background
- *                  workers), query.c (pypeline.query, describe)
+ *                  workers), query.c (pypeline.query, describe),
+ *                  schedule.c (pg_cron from any database)
  *   loaders        dimension.c, versions.c (type 2), schema.c (source
  *                  schema changes), fact.c
  *   services       catalog.c (definitions, watermarks), task.c (task

@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# pg_cron really runs a pypeline schedule: a job every minute, waited for
-# (pg_cron 1.4 has minute granularity, so this takes up to a minute).
-set -u
-psql_q() { timeout 30 psql -X -q -At -v ON_ERROR_STOP=1 -d contrib_regression -c "$1"; }
+# pg_cron really runs a pypeline schedule made in a warehouse database other
+# than pg_cron's own (cron.database_name): a job every minute, waited for
+# (pg_cron 1.4 has minute granularity, so this takes up to a minute), seen
+# with its last run in pypeline.schedules, then unscheduled.  A job name is
+# a role's across the cluster: another database cannot take it over.
+cd "$(dirname "$0")/../.." || exit 1
+. regress/t/lib.sh
 
-psql_q "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
-psql_q "SELECT pypeline.define_dimension('cron_demo', 'regress_mysql', 'SELECT 1 AS id, ''x'' AS label', 'cron_demo_dim', natural_key => '{id}', active => false)" >/dev/null
-job=$(psql_q "SELECT pypeline.schedule('regress-every-minute', '* * * * *', etl => 'cron_demo', kind => 'dimension')")
-if [ -n "$job" ]; then echo "ok - pypeline.schedule created cron job $job"; else echo "not ok - pypeline.schedule created no job"; fi
+cron_db=contrib_regression
+cron_q() { timeout 30 psql -X -q -At -v ON_ERROR_STOP=1 -d "$cron_db" -c "$1"; }
+cleanup_cron() {
+	cron_q "DROP EXTENSION IF EXISTS pg_cron" >/dev/null 2>&1
+}
+T_CLEANUP=cleanup_cron
+trap t_finish EXIT
+
+if ! t_setup_db || ! cron_q "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null; then
+	t_not_ok "cron: set-up"
+	exit 1
+fi
+t_is "$(t_sql "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'")" 0 \
+	"cron: the warehouse database has no pg_cron of its own"
+t_sql "SELECT pypeline.define_dimension('cron_demo', 'src', 'SELECT 1 AS id, ''x'' AS label', 'cron_demo_dim', natural_key => '{id}', active => false)" >/dev/null
+job=$(t_sql "SELECT pypeline.schedule('regress-every-minute', '* * * * *', etl => 'cron_demo', kind => 'dimension')")
+t_is "$(cron_q "SELECT database || ' ' || username || ' ' || command FROM cron.job WHERE jobid = ${job:-0}")" \
+	"$T_DB postgres SELECT * FROM pypeline.process_etl('cron_demo', 'dimension')" \
+	"cron: pypeline.schedule made pg_cron job ${job:-?} for the warehouse's database, as the calling role"
+
+out=$(psql -X -q -At -d "$cron_db" -c "SELECT pypeline.schedule('regress-every-minute', '0 * * * *')" 2>&1)
+t_like "$out" 'already has a pg_cron job named "regress-every-minute" in another database' \
+	"cron: another database cannot take over the job's name"
 
 status=
 for _ in $(seq 1 150); do
-	status=$(psql_q "SELECT status FROM cron.job_run_details WHERE jobid = ${job:-0} AND status IN ('succeeded', 'failed') LIMIT 1")
+	status=$(t_sql "SELECT last_status FROM pypeline.schedules WHERE jobid = ${job:-0} AND last_status IN ('succeeded', 'failed')")
 	[ -n "$status" ] && break
 	sleep 0.5
 done
-if [ "$status" = succeeded ]; then
-	echo "ok - pg_cron ran the job and it succeeded"
-else
-	echo "not ok - pg_cron job status: '${status:-none within 75 s}'"
-	psql_q "SELECT * FROM cron.job_run_details" >&2
-fi
-rows=$(psql_q "SELECT count(*) FROM pypeline.run_log WHERE etl_name = 'cron_demo' AND status = 'success'")
-if [ "${rows:-0}" -ge 1 ]; then echo "ok - the scheduled run is in pypeline.run_log"; else echo "not ok - no run_log row for the scheduled run"; fi
+t_is "$status" succeeded "cron: pg_cron ran the job, and pypeline.schedules shows its last run"
+t_is "$(t_sql "SELECT count(*) > 0 FROM pypeline.run_log WHERE etl_name = 'cron_demo' AND status = 'success'")" t \
+	"cron: the scheduled run is in the warehouse's pypeline.run_log"
 
-psql_q "SELECT pypeline.unschedule('regress-every-minute')" >/dev/null
-psql_q "DROP TABLE IF EXISTS cron_demo_dim; DELETE FROM pypeline.run_log WHERE etl_name = 'cron_demo'; DELETE FROM pypeline.dimension WHERE name = 'cron_demo'; DROP EXTENSION pg_cron" >/dev/null
+t_is "$(t_sql "SELECT pypeline.unschedule('regress-every-minute')")|$(t_sql "SELECT pypeline.unschedule('regress-every-minute')")|$(t_sql "SELECT count(*) FROM pypeline.schedules")" \
+	"t|f|0" "cron: unschedule removes the job once, and pypeline.schedules is empty"
