@@ -499,13 +499,15 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 		FreeErrorData(edata);
 		attempt.rows = -1;
 	}
+	if (attempt.rows < 0)
+		target_abandon_rebuild(def);	/* its shadow table is gone */
 	/* done with the source either way: the staged load reads it again */
 	source_close(cursor);
 	if (attempt.rows < 0)
 		return DIRECT_UNDONE;
 	counts->read = counts->inserted = (uint64) attempt.rows;
 	/* facts join this table next: give the planner fresh statistics */
-	exec_analyze(def->target_quoted);
+	target_analyze(def);
 	return DIRECT_LOADED;
 }
 
@@ -689,6 +691,6 @@ load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool reb
 		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* facts join this table next: give the planner fresh statistics */
-	exec_analyze(def->target_quoted);
+	target_analyze(def);
 	return counts;
 }

@@ -89,7 +89,14 @@ existing_relation(const char *quoted_name)
 List *
 exec_table_columns(const char *quoted_table)
 {
-	Relation	rel = relation_open(existing_relation(quoted_table), AccessShareLock);
+	return exec_relation_columns(existing_relation(quoted_table));
+}
+
+/* The columns of a relation, in order. */
+List *
+exec_relation_columns(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	List	   *result = NIL;
 

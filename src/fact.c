@@ -789,6 +789,6 @@ fact_load(EtlDefinition *def, bool rebuild)
 		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
-	exec_analyze(def->target_quoted);
+	target_analyze(def);
 	return counts;
 }

@@ -297,6 +297,8 @@ typedef struct FactLookup
 	List	   *columns;		/* source columns holding its natural key */
 } FactLookup;
 
+typedef struct TargetRebuild TargetRebuild;
+
 typedef struct EtlDefinition
 {
 	EtlKind		kind;
@@ -309,6 +311,7 @@ typedef struct EtlDefinition
 	char	   *target_table;
 	char	   *target_quoted;	/* schema.table, quoted, safe to paste into SQL */
 	char	   *target_ddl;
+	struct TargetRebuild *rebuild;	/* while a rebuild writes a shadow table */
 	bool		active;
 	char	   *incremental_column;	/* read only rows past the watermark */
 	char	   *watermark;		/* NULL before the first incremental load */
@@ -358,10 +361,11 @@ extern void catalog_advance_watermark(EtlDefinition *def, const char *stage);
 extern void target_check_owner(Oid relid, Oid owner, const char *what);
 extern Oid	target_open(EtlDefinition *def);
 extern struct RawStmt *target_check_ddl(const char *ddl, const char *schema, const char *table);
-extern void target_create(EtlDefinition *def, const char *derived_ddl);
-extern void target_drop(EtlDefinition *def);
 extern bool target_prepare(EtlDefinition *def, bool rebuild, const char *derived_ddl,
 						   void (*before_drop) (EtlDefinition *def, void *arg), void *arg);
+extern void target_abandon_rebuild(EtlDefinition *def);
+extern void target_finish_rebuild(EtlDefinition *def);
+extern void target_analyze(EtlDefinition *def);
 extern void target_require_columns(EtlDefinition *def, List *needed);
 extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 									List *columns, List *label);
@@ -390,6 +394,7 @@ extern uint64 exec_count(const char *sql);
 extern Oid	exec_relation(const char *quoted_name);
 extern bool exec_table_exists(const char *quoted_name);
 extern List *exec_table_columns(const char *quoted_table);
+extern List *exec_relation_columns(Oid relid);
 extern Oid	exec_column_type_oid(const char *quoted_table, const char *column, int32 *typmod);
 extern char *exec_column_type(const char *quoted_table, const char *column);
 extern void exec_analyze(const char *quoted_name);

@@ -131,6 +131,7 @@ run_etl(EtlKind kind, const char *name, bool rebuild, bool facts_rebuilt_too)
 			counts = dimension_load(def, rebuild, facts_rebuilt_too);
 		else
 			counts = fact_load(def, rebuild);
+		target_finish_rebuild(def);
 
 		progress_end();
 		privilege_restore(&as_owner);

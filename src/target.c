@@ -2,7 +2,7 @@
  *
  * target.c
  *		The tables ETLs write: found and checked, created from the derived
- *		DDL or the definition's target_ddl, dropped on a rebuild.
+ *		DDL or the definition's target_ddl, and rebuilt in place.
  *
  * A run writes its target as the ETL's owner, so the target and every table
  * that inherits from it must belong to that owner: another role's trigger,
@@ -23,14 +23,19 @@
 #include "pypeline.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_publication.h"
+#include "commands/cluster.h"
+#include "commands/tablecmds.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/plannodes.h"
 #include "parser/parser.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -166,62 +171,372 @@ target_check_ddl(const char *ddl, const char *schema, const char *table)
 }
 
 /*
- * Creates the target: target_ddl if the definition has one, derived_ddl
- * otherwise.  Logs the old tool's lines.
+ * Runs a CREATE TABLE of the target (target_ddl or the derived DDL) as
+ * parsed, naming the table schema.table.  A shadow table of a rebuild
+ * lives beside the target, so its constraints and identity sequence are
+ * left for PostgreSQL to name: target_ddl's names are the target's.
  */
-void
-target_create(EtlDefinition *def, const char *derived_ddl)
+static void
+create_table(EtlDefinition *def, const char *ddl, char *schema, char *table, bool anonymous)
 {
-	progress_log("Creating table %s.", def->target);
-	if (def->target_ddl)
-	{
-		RawStmt    *raw = target_check_ddl(def->target_ddl, def->target_schema, def->target_table);
-		PlannedStmt *planned = makeNode(PlannedStmt);
+	RawStmt    *raw = target_check_ddl(ddl, def->target_schema, def->target_table);
+	CreateStmt *create = (CreateStmt *) raw->stmt;
+	PlannedStmt *planned = makeNode(PlannedStmt);
+	ListCell   *lc;
 
-		((CreateStmt *) raw->stmt)->relation->schemaname = def->target_schema;
-		planned->commandType = CMD_UTILITY;
-		planned->canSetTag = false;
-		planned->utilityStmt = raw->stmt;
-		planned->stmt_location = raw->stmt_location;
-		planned->stmt_len = raw->stmt_len;
-		ProcessUtility(planned, def->target_ddl, false, PROCESS_UTILITY_QUERY, NULL, NULL,
-					   None_Receiver, NULL);
-		CommandCounterIncrement();
-	}
-	else
-		exec_sql(derived_ddl, SPI_OK_UTILITY);
-	progress_log("Table %s created.", def->target);
+	create->relation->schemaname = schema;
+	create->relation->relname = table;
+	if (anonymous)
+		foreach(lc, create->tableElts)
+		{
+			List	   *constraints = IsA(lfirst(lc), ColumnDef) ?
+				((ColumnDef *) lfirst(lc))->constraints : list_make1(lfirst(lc));
+			ListCell   *c;
+
+			foreach(c, constraints)
+			{
+				Constraint *constraint = lfirst_node(Constraint, c);
+				ListCell   *o;
+
+				constraint->conname = NULL;
+				foreach(o, constraint->options)
+					if (strcmp(lfirst_node(DefElem, o)->defname, "sequence_name") == 0)
+						constraint->options = foreach_delete_current(constraint->options, o);
+			}
+		}
+	planned->commandType = CMD_UTILITY;
+	planned->canSetTag = false;
+	planned->utilityStmt = raw->stmt;
+	planned->stmt_location = raw->stmt_location;
+	planned->stmt_len = raw->stmt_len;
+	ProcessUtility(planned, ddl, false, PROCESS_UTILITY_QUERY, NULL, NULL, None_Receiver, NULL);
+	CommandCounterIncrement();
 }
 
-void
-target_drop(EtlDefinition *def)
+/* The DDL a run creates its target with: target_ddl, else the derived one. */
+static const char *
+target_definition(EtlDefinition *def, const char *derived_ddl)
 {
-	progress_log("Dropping table %s", def->target);
-	exec_sql(psprintf("DROP TABLE %s", def->target_quoted), SPI_OK_UTILITY);
-	progress_log("Dropped table %s", def->target);
+	return def->target_ddl ? def->target_ddl : derived_ddl;
 }
 
 /*
- * Drops the target on a rebuild and creates it when absent; returns true
- * when the target is new.  "before_drop" (may be NULL) runs first on a
- * rebuild, to refuse it.
+ * How the columns of the new definition differ from the table's, NULL if
+ * they do not: each column of one is a column of the other with the same
+ * type.  Generated columns of the table are computed, not written, so they
+ * may stay.
+ */
+static char *
+column_change(Oid table, Oid shadow)
+{
+	List	   *shadow_columns = exec_relation_columns(shadow);
+	List	   *table_columns = exec_relation_columns(table);
+	ListCell   *lc;
+
+	foreach(lc, shadow_columns)
+	{
+		char	   *column = lfirst(lc);
+		AttrNumber	attnum = get_attnum(table, column);
+		Oid			typid,
+					new_typid,
+					collation;
+		int32		typmod,
+					new_typmod;
+
+		if (attnum == InvalidAttrNumber)
+			return psprintf("column \"%s\" is new", column);
+		if (get_attgenerated(table, attnum))
+			return psprintf("column \"%s\" is generated in the table", column);
+		get_atttypetypmodcoll(table, attnum, &typid, &typmod, &collation);
+		get_atttypetypmodcoll(shadow, get_attnum(shadow, column), &new_typid, &new_typmod, &collation);
+		if (typid != new_typid || typmod != new_typmod)
+			return psprintf("column \"%s\" changes from %s to %s", column,
+							format_type_with_typemod(typid, typmod),
+							format_type_with_typemod(new_typid, new_typmod));
+	}
+	foreach(lc, table_columns)
+	{
+		char	   *column = lfirst(lc);
+
+		if (!string_list_member(shadow_columns, column) &&
+			!get_attgenerated(table, get_attnum(table, column)))
+			return psprintf("column \"%s\" is gone", column);
+	}
+	return NULL;
+}
+
+/*
+ * A rebuild in progress: the run writes a shadow table while readers keep
+ * the old one, and target_finish_rebuild moves the rows into it.
+ */
+struct TargetRebuild
+{
+	Oid			relid;			/* the target's table, kept */
+	char	   *schema;			/* its names, while def's point at the shadow */
+	char	   *table;
+	char	   *quoted;
+};
+
+static void
+point_at(EtlDefinition *def, char *schema, char *table)
+{
+	def->target_schema = schema;
+	def->target_table = table;
+	def->target_quoted = quote_qualified_identifier(schema, table);
+}
+
+/*
+ * Starts a rebuild of an existing target into a shadow table; returns the
+ * column change instead (NULL on success) when the new definition's
+ * columns are not the table's, leaving the target untouched.  Writers of
+ * the target wait from here (ExclusiveLock, as REFRESH MATERIALIZED VIEW
+ * CONCURRENTLY takes); readers wait only for the switch.
+ */
+static char *
+begin_rebuild(EtlDefinition *def, Oid relid, const char *ddl)
+{
+	char	   *shadow = psprintf("pypeline_rebuild_%u", relid);
+	Oid			shadow_relid;
+	char	   *change;
+	TargetRebuild *rebuild;
+
+	LockRelationOid(relid, ExclusiveLock);
+	create_table(def, ddl, def->target_schema, shadow, true);
+	shadow_relid = get_relname_relid(shadow, get_rel_namespace(relid));
+	change = column_change(relid, shadow_relid);
+	if (change)
+	{
+		exec_sql(psprintf("DROP TABLE %s", quote_qualified_identifier(def->target_schema, shadow)),
+				 SPI_OK_UTILITY);
+		return change;
+	}
+	rebuild = palloc(sizeof(TargetRebuild));
+	rebuild->relid = relid;
+	rebuild->schema = def->target_schema;
+	rebuild->table = def->target_table;
+	rebuild->quoted = def->target_quoted;
+	def->rebuild = rebuild;
+	point_at(def, def->target_schema, shadow);
+	return NULL;
+}
+
+/*
+ * Forgets a rebuild whose shadow table a rolled-back subtransaction took
+ * with it; the definition names the target again.
+ */
+void
+target_abandon_rebuild(EtlDefinition *def)
+{
+	if (def->rebuild == NULL)
+		return;
+	def->target_schema = def->rebuild->schema;
+	def->target_table = def->rebuild->table;
+	def->target_quoted = def->rebuild->quoted;
+	def->rebuild = NULL;
+}
+
+static bool
+drop_target(void *def)
+{
+	exec_sql(psprintf("DROP TABLE %s", ((EtlDefinition *) def)->target_quoted), SPI_OK_UTILITY);
+	return true;
+}
+
+/*
+ * Drops a target whose columns change on a rebuild.  What depends on the
+ * table (a view) stops it with a message that says why the table cannot
+ * simply be refilled.
+ */
+static void
+drop_changed_target(EtlDefinition *def, const char *change)
+{
+	ErrorData  *edata;
+
+	progress_log("Dropping table %s", def->target);
+	edata = exec_in_subtransaction(drop_target, def);
+	if (edata)
+	{
+		if (edata->sqlerrcode != ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST)
+			ReThrowError(edata);
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot rebuild table %s of %s \"%s\": its columns change (%s) and other objects depend on it",
+						def->target, etl_kind_name(def->kind), def->name, change),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("A rebuild keeps the table, and what depends on it, when its columns stay. "
+						 "ALTER TABLE the target to the new columns first, or drop the dependent objects and create them again after the run.")));
+	}
+	progress_log("Dropped table %s", def->target);
+	ereport(NOTICE,
+			(errmsg("the rebuild of %s \"%s\" creates table %s again: %s",
+					etl_kind_name(def->kind), def->name, def->target, change),
+			 errdetail("Grants, indexes and comments added to the old table are not carried over.")));
+}
+
+/*
+ * Prepares the target of a run; returns true when the run writes a new,
+ * empty table.  A rebuild of an existing target writes a shadow table
+ * (begin_rebuild) unless the definition's columns change, in which case
+ * the table is dropped and created again.  "before_drop" (may be NULL)
+ * runs first on a rebuild, to refuse it.
  */
 bool
 target_prepare(EtlDefinition *def, bool rebuild, const char *derived_ddl,
 			   void (*before_drop) (EtlDefinition *def, void *arg), void *arg)
 {
-	bool		exists = OidIsValid(target_open(def));
+	Oid			relid = target_open(def);
+	const char *ddl = target_definition(def, derived_ddl);
 
-	if (exists && rebuild)
+	if (OidIsValid(relid) && !rebuild)
+		return false;
+	if (OidIsValid(relid))
 	{
+		char	   *change;
+
 		if (before_drop)
 			before_drop(def, arg);
-		target_drop(def);
-		exists = false;
+		change = begin_rebuild(def, relid, ddl);
+		if (change == NULL)
+			return true;
+		drop_changed_target(def, change);
 	}
-	if (!exists)
-		target_create(def, derived_ddl);
-	return !exists;
+	progress_log("Creating table %s.", def->target);
+	create_table(def, ddl, def->target_schema, def->target_table, false);
+	progress_log("Table %s created.", def->target);
+	return true;
+}
+
+/*
+ * Whether the shadow's storage can become the table's: the same physical
+ * rows, and nothing on the table that checks or reacts to rows, since
+ * none of it runs when files are swapped.  Published tables are refilled
+ * by SQL so that subscribers see the change.
+ */
+static bool
+storage_swappable(Relation table, Relation shadow)
+{
+	TupleDesc	td = RelationGetDescr(table);
+	TupleDesc	sd = RelationGetDescr(shadow);
+	Form_pg_class form = table->rd_rel;
+
+	if (form->relkind != RELKIND_RELATION || form->relhastriggers || form->relhasrules ||
+		form->relchecks > 0 || form->relhassubclass || form->relispartition ||
+		form->relam != shadow->rd_rel->relam ||
+		form->relpersistence != shadow->rd_rel->relpersistence ||
+		td->natts != sd->natts ||
+		GetRelationPublications(RelationGetRelid(table)) != NIL ||
+		GetAllTablesPublications() != NIL)
+		return false;
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute t = TupleDescAttr(td, i);
+		Form_pg_attribute s = TupleDescAttr(sd, i);
+
+		if (t->attisdropped || s->attisdropped ||
+			strcmp(NameStr(t->attname), NameStr(s->attname)) != 0 ||
+			t->atttypid != s->atttypid || t->atttypmod != s->atttypmod ||
+			t->attlen != s->attlen || t->attalign != s->attalign ||
+			t->attgenerated != s->attgenerated ||
+			(t->attnotnull && !s->attnotnull))
+			return false;
+	}
+	return true;
+}
+
+/* The table's identity and serial sequences continue from the shadow's. */
+static void
+continue_sequences(const char *table, const char *shadow)
+{
+	ListCell   *lc;
+
+	foreach(lc, exec_table_columns(shadow))
+	{
+		char	   *column = quote_literal_cstr(lfirst(lc));
+		char	   *sequence,
+				   *shadow_sequence;
+
+		exec_sql(psprintf("SELECT pg_catalog.pg_get_serial_sequence(%s, %s), pg_catalog.pg_get_serial_sequence(%s, %s)",
+						  quote_literal_cstr(table), column, quote_literal_cstr(shadow), column),
+				 SPI_OK_SELECT);
+		sequence = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		shadow_sequence = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (sequence && shadow_sequence)
+			exec_sql(psprintf("SELECT pg_catalog.setval(%s, last_value, is_called) FROM %s",
+							  quote_literal_cstr(sequence), shadow_sequence),
+					 SPI_OK_SELECT);
+	}
+}
+
+/*
+ * Fresh statistics for the target after a load (facts join dimensions
+ * next).  A rebuild's shadow goes at the switch, and its statistics with
+ * it: the switch analyzes the target instead.
+ */
+void
+target_analyze(EtlDefinition *def)
+{
+	if (def->rebuild == NULL)
+		exec_analyze(def->target_quoted);
+}
+
+/*
+ * Moves a rebuild's rows from the shadow into the target, which keeps its
+ * OID and with it its views, grants, comments, indexes, triggers and
+ * policies; the shadow is dropped.  Readers of the target wait from here
+ * to the commit.  When nothing on the table needs to see the rows (see
+ * storage_swappable), the files are swapped as CLUSTER does and the
+ * table's indexes rebuilt; otherwise the table is truncated and the rows
+ * inserted, firing its triggers and checking its constraints.
+ */
+void
+target_finish_rebuild(EtlDefinition *def)
+{
+	TargetRebuild *rebuild = def->rebuild;
+	char	   *shadow;
+	Oid			shadow_relid;
+	Relation	table;
+	Relation	shadow_rel;
+
+	if (rebuild == NULL)
+		return;
+	shadow = def->target_quoted;
+	shadow_relid = get_relname_relid(def->target_table, get_rel_namespace(rebuild->relid));
+	target_abandon_rebuild(def);
+	
+	LockRelationOid(rebuild->relid, AccessExclusiveLock);
+	continue_sequences(def->target_quoted, shadow);
+	table = table_open(rebuild->relid, NoLock);
+	shadow_rel = table_open(shadow_relid, NoLock);
+	if (storage_swappable(table, shadow_rel))
+	{
+		TransactionId frozen_xid = shadow_rel->rd_rel->relfrozenxid;
+		MultiXactId min_mxid = shadow_rel->rd_rel->relminmxid;
+		char		persistence = table->rd_rel->relpersistence;
+
+		CheckTableNotInUse(table, "rebuild");
+		table_close(shadow_rel, NoLock);
+		table_close(table, NoLock);
+		finish_heap_swap(rebuild->relid, shadow_relid, false, false, true, true,
+						 frozen_xid, min_mxid, persistence);
+		progress_log("Table %s has the rebuilt rows (storage swapped, indexes rebuilt)", def->target);
+	}
+	else
+	{
+		List	   *columns = exec_table_columns(shadow);
+		char	   *list = deparse_columns(columns, NULL);
+		bool		partitioned = table->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+
+		table_close(shadow_rel, NoLock);
+		table_close(table, NoLock);
+		exec_sql(psprintf("TRUNCATE %s%s", partitioned ? "" : "ONLY ", def->target_quoted),
+				 SPI_OK_UTILITY);
+		exec_sql(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
+						  def->target_quoted, list, list, shadow), SPI_OK_INSERT);
+		exec_sql(psprintf("DROP TABLE %s", shadow), SPI_OK_UTILITY);
+		progress_log("Table %s has the rebuilt rows (truncated and filled again)", def->target);
+	}
+	CommandCounterIncrement();
+	exec_analyze(def->target_quoted);
 }
 
 /*
