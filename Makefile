@@ -6,6 +6,8 @@
 #                   throwaway MariaDB + PostgreSQL 15 and run every test
 #   make demo       the same set-up, then the Flashnotes warehouse end to end
 #   make bench      benchmarks against the alternatives (minutes; not part of check)
+#   make deb        the Debian package postgresql-15-pypeline, in build/
+#   make dist       the PGXN archive of HEAD, in build/
 
 EXTENSION  = pypeline
 EXTVERSION = 0.2.0
@@ -60,7 +62,7 @@ endif
 ifdef WERROR
 WERROR_FLAGS = -Werror
 endif
-EXTRA_CLEAN = src/.build-flags tmp_install
+EXTRA_CLEAN = src/.build-flags tmp_install build
 
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
@@ -72,7 +74,7 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 
 # The targets below install their own prerequisites first, so they must not
 # need PGXS (which may not be installed yet) and do not share its "check".
-OWN_TARGETS = deps check demo bench
+OWN_TARGETS = deps check demo bench deb dist
 .PHONY: $(OWN_TARGETS)
 
 # No JIT bitcode: it would need clang, and ETL code gains nothing from it.
@@ -116,4 +118,10 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	@bash contrib/bench/run.sh
+
+deb: deps
+	@bash regress/build-package.sh deb
+
+dist:
+	@bash regress/build-package.sh dist
 endif

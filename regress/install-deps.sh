@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building, testing and the demo need.
+# Installs the Debian 12 packages that building, testing and the demo need,
+# and those named as arguments (the Debian package build's, for instance).
 # Does nothing when they are all present; needs root only when something is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
 	procps                                                       # ps, for RSS measurements
 	openssl                                                      # test certificates
 	python3                                                      # the lying MySQL server of the fault tests
+	"$@"
 )
 
 missing=()
