@@ -369,12 +369,13 @@ typedef enum DirectStep
 	DIRECT_DONE
 } DirectStep;
 
-typedef enum DirectOutcome
+/* How a shortcut around staging the whole source went. */
+typedef enum ShortcutOutcome
 {
-	DIRECT_UNSUITED,			/* not tried: the load needs staging */
-	DIRECT_LOADED,
-	DIRECT_UNDONE				/* tried and rolled back: load again, staged */
-} DirectOutcome;
+	SHORTCUT_UNSUITED,			/* not tried: the load needs staging */
+	SHORTCUT_LOADED,
+	SHORTCUT_UNDONE				/* tried and given up: load again, staged */
+} ShortcutOutcome;
 
 
 /*
@@ -475,7 +476,7 @@ attempt_direct(void *arg)
 	return a->rows >= 0;
 }
 
-static DirectOutcome
+static ShortcutOutcome
 load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 				bool rebuild, bool facts_rebuilt_too, LoadCounts *counts)
 {
@@ -485,7 +486,7 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	/* rejected rows, hand-made targets and watermarks need the staging table */
 	if (def->reject_bad_keys || def->target_ddl || def->incremental_column ||
 		(!rebuild && OidIsValid(target_open(def))))
-		return DIRECT_UNSUITED;
+		return SHORTCUT_UNSUITED;
 
 	edata = exec_in_subtransaction(attempt_direct, &attempt);
 	if (edata)
@@ -504,11 +505,11 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 	/* done with the source either way: the staged load reads it again */
 	source_close(cursor);
 	if (attempt.rows < 0)
-		return DIRECT_UNDONE;
+		return SHORTCUT_UNDONE;
 	counts->read = counts->inserted = (uint64) attempt.rows;
 	/* facts join this table next: give the planner fresh statistics */
 	target_analyze(def);
-	return DIRECT_LOADED;
+	return SHORTCUT_LOADED;
 }
 
 /*
@@ -550,6 +551,9 @@ dimension_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
 
 static LoadCounts load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 							  bool rebuild, bool facts_rebuilt_too, bool incremental);
+static LoadCounts merge_stage(EtlDefinition *def, SourceCursor *cursor, List *attributes,
+							  const char *stage, const char *missing, bool rebuild,
+							  bool facts_rebuilt_too, bool incremental, uint64 read);
 
 /* Closed versions (history) in a dimension's table; 0 without one. */
 static uint64
@@ -596,8 +600,85 @@ dimension_load(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 }
 
 /*
+ * A rerun of a full source compares it with the current rows while it
+ * streams (stage_load_changes), so that only rows that are new or differ
+ * reach the staging table and the merge.  It needs both in natural-key
+ * order, which a source read by its primary key usually is, and the
+ * source's columns in the table with their types; a source out of order
+ * gives up after the rows read so far and is staged whole.  Keys that
+ * strictly ascend also mean one row per member: a source with history
+ * (several rows of a member, by change_date_column) is out of order too.
+ * Rejects and incremental reads stage everything.
+ */
+static ShortcutOutcome
+load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool rebuild,
+			 bool incremental, LoadCounts *counts)
+{
+	List	   *compared = list_concat_copy(def->natural_key, attributes);
+	List	   *target_columns;
+	ChangeFilter filter = {0};
+	StringInfoData sql;
+	char	   *stage;
+	char	   *missing;
+	int64		staged;
+	ListCell   *lc;
+
+	if (rebuild || incremental || def->reject_bad_keys || !OidIsValid(target_open(def)))
+		return SHORTCUT_UNSUITED;
+	target_columns = exec_table_columns(def->target_quoted);
+	foreach(lc, compared)
+	{
+		ColumnConverter *column = &cursor->columns[source_column_index(cursor, lfirst(lc))];
+		int32		typmod;
+
+		/* a new or retyped column is schema_reconcile's work */
+		if (!string_list_member(target_columns, lfirst(lc)) ||
+			exec_column_type_oid(def->target_quoted, lfirst(lc), &typmod) != column->result_type ||
+			typmod != column->result_typmod)
+			return SHORTCUT_UNSUITED;
+	}
+
+	filter.nkeys = list_length(def->natural_key);
+	filter.ncolumns = list_length(compared);
+	filter.source_columns = palloc(sizeof(int) * filter.ncolumns);
+	foreach(lc, compared)
+		filter.source_columns[foreach_current_index(lc)] = source_column_index(cursor, lfirst(lc));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s, %s OR %s FROM %s t%s ORDER BY %s",
+					 deparse_columns(compared, "t"),
+					 string_list_member(target_columns, COL_INFERRED) ? "t." COL_INFERRED : "false",
+					 string_list_member(target_columns, COL_DELETED) ? "t." COL_DELETED : "false",
+					 def->target_quoted, def->scd_type == 2 ? " WHERE t." COL_IS_CURRENT : "",
+					 deparse_columns(def->natural_key, "t"));
+	filter.current_sql = sql.data;
+
+	stage = stage_create(cursor, def->name);
+	missing = psprintf("%s_missing", stage);
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.%s ON COMMIT DROP AS SELECT %s FROM %s t WITH NO DATA",
+					  missing, deparse_columns(def->natural_key, "t"), def->target_quoted),
+			 SPI_OK_UTILITY);
+	filter.missing_table = missing;
+	progress_log("Comparing the source with table %s", def->target);
+	staged = stage_load_changes(cursor, stage, &filter, &counts->read);
+	source_close(cursor);
+	if (staged < 0)
+	{
+		stage_drop(stage);
+		stage_drop(missing);
+		*counts = (LoadCounts) {0};
+		return SHORTCUT_UNDONE;
+	}
+	*counts = merge_stage(def, cursor, attributes, stage, missing, false, false, false, counts->read);
+	/* one row per member (keys ascend): the rows not staged are unchanged too */
+	counts->unchanged = counts->read - counts->rejected - counts->inserted - counts->updated;
+	stage_drop(missing);
+	return SHORTCUT_LOADED;
+}
+
+/*
  * A dimension's rows: a new target straight from the source when it can,
- * otherwise through a staging table (load_staged).
+ * a rerun through the rows that changed when it can, otherwise through a
+ * staging table of the whole source (load_staged).
  */
 static LoadCounts
 load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
@@ -606,42 +687,58 @@ load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	bool		incremental;
 	SourceCursor *cursor;
 	List	   *attributes;
+	ShortcutOutcome outcome;
 
 	if (def->is_calendar)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
 	incremental = def->incremental_column && def->watermark && !rebuild && OidIsValid(target_open(def));
 	cursor = open_dimension_source(def, incremental, &attributes);
-	switch (load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts))
+	outcome = load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts);
+	if (outcome == SHORTCUT_UNSUITED)
+		outcome = load_changes(def, cursor, attributes, rebuild, incremental, &counts);
+	switch (outcome)
 	{
-		case DIRECT_LOADED:
+		case SHORTCUT_LOADED:
 			return counts;
-		case DIRECT_UNDONE:
+		case SHORTCUT_UNDONE:
 			cursor = open_dimension_source(def, incremental, &attributes);
 			break;
-		case DIRECT_UNSUITED:
+		case SHORTCUT_UNSUITED:
 			break;
 	}
 	return load_staged(def, cursor, attributes, rebuild, facts_rebuilt_too, incremental);
 }
 
-/*
- * The source into staging, checks, target creation or reconciliation with
- * the source's columns, merge, deleted members.
- */
+/* The whole source into staging, then merge_stage. */
 static LoadCounts
 load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool rebuild,
 			bool facts_rebuilt_too, bool incremental)
 {
+	char	   *stage = stage_create(cursor, def->name);
+	uint64		read;
+
+	progress_log("Loading data");
+	read = stage_load(cursor, stage);
+	source_close(cursor);
+	return merge_stage(def, cursor, attributes, stage, NULL, rebuild, facts_rebuilt_too, incremental, read);
+}
+
+/*
+ * Checks, target creation or reconciliation with the source's columns,
+ * merge, deleted members.  "missing" names a table of the natural keys the
+ * source lacks when the stage holds only the rows that changed (see
+ * load_changes); NULL when it holds the whole source.
+ */
+static LoadCounts
+merge_stage(EtlDefinition *def, SourceCursor *cursor, List *attributes, const char *stage,
+			const char *missing, bool rebuild, bool facts_rebuilt_too, bool incremental, uint64 read)
+{
 	LoadCounts	counts = {0};
-	char	   *stage;
 	List	   *needed;
 	List	   *target_columns;
 	bool		created;
 
-	stage = stage_create(cursor, def->name);
-	progress_log("Loading data");
-	counts.read = stage_load(cursor, stage);
-	source_close(cursor);
+	counts.read = read;
 	counts.rejected = check_natural_keys(def, stage);
 
 	created = prepare_target(def, rebuild, facts_rebuilt_too, derived_ddl(def, cursor, attributes));
@@ -685,8 +782,8 @@ load_staged(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool reb
 
 	/* only a full source tells which members are gone */
 	if (def->deletes != DELETES_IGNORE && !incremental)
-		counts.deleted = versions_close_deleted(def, stage, string_list_member(target_columns, COL_DELETED),
-												&counts);
+		counts.deleted = versions_close_deleted(def, stage, missing,
+												string_list_member(target_columns, COL_DELETED), &counts);
 	if (def->incremental_column)
 		catalog_advance_watermark(def, stage);
 	stage_drop(stage);

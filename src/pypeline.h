@@ -222,6 +222,27 @@ typedef struct DirectTarget
 
 extern int64 stage_load_direct(SourceCursor *cursor, DirectTarget *target);
 
+/*
+ * A rerun's comparison of the source with a table's current rows
+ * (stage_load_changes).  current_sql returns the current rows in key
+ * order: the nkeys key columns, the other compared columns (ncolumns in
+ * all, the i-th being the cursor's column source_columns[i]), then a
+ * boolean that stages the row's source row even when equal (an inferred
+ * or deleted member).  Keys of current rows the source lacks go to
+ * missing_table, whose columns are the key's.
+ */
+typedef struct ChangeFilter
+{
+	const char *current_sql;
+	int			nkeys;
+	int			ncolumns;
+	int		   *source_columns;
+	const char *missing_table;
+} ChangeFilter;
+
+extern int64 stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *filter,
+								uint64 *read);
+
 /* ----------------------------------------------------------------
  * privilege.c: whose rights pypeline's work runs with
  * ----------------------------------------------------------------
@@ -437,8 +458,8 @@ extern uint64 calendar_grow(EtlDefinition *calendar, const char *through);
 extern void versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 						   List *attributes, bool has_inferred, bool has_deleted,
 						   LoadCounts *counts);
-extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted,
-									  LoadCounts *counts);
+extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, const char *missing_keys,
+									  bool has_deleted, LoadCounts *counts);
 
 /* ----------------------------------------------------------------
  * schema.c: source columns that changed since the target was made

@@ -448,6 +448,254 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 	return (int64) w.rows;
 }
 
+/*
+ * A rerun's merge of the source with the table's current rows, both in key
+ * order (see ChangeFilter).  Rows equal to their current row are counted
+ * and dropped; the others go to the staging table; the keys of current
+ * rows the source lacks go to the missing table.  Only the source row in
+ * hand and one batch of current rows are in memory.
+ */
+typedef struct ChangeColumn
+{
+	int			source_column;
+	FmgrInfo   *compare;		/* key columns: btree order */
+	FmgrInfo   *equal;			/* compared columns: the type's = */
+	Oid			collation;
+	int16		typlen;
+	bool		typbyval;
+} ChangeColumn;
+
+typedef struct CurrentRows
+{
+	Portal		portal;
+	SPITupleTable *batch;
+	uint64		next;			/* in batch */
+	HeapTuple	row;			/* NULL past the last row */
+} CurrentRows;
+
+static void
+current_advance(CurrentRows *current)
+{
+	if (current->batch == NULL || current->next >= current->batch->numvals)
+	{
+		if (current->batch)
+			SPI_freetuptable(current->batch);
+		SPI_cursor_fetch(current->portal, true, 10000);
+		current->batch = SPI_tuptable;
+		current->next = 0;
+		if (SPI_processed == 0)
+		{
+			current->row = NULL;
+			return;
+		}
+	}
+	current->row = current->batch->vals[current->next++];
+}
+
+/* The columns' comparison functions; false if a type has none. */
+static bool
+plan_change_columns(SourceCursor *cursor, ChangeFilter *filter, TupleDesc current, ChangeColumn *columns)
+{
+	if (current->natts != filter->ncolumns + 1)
+		return false;
+	for (int c = 0; c < filter->ncolumns; c++)
+	{
+		Form_pg_attribute att = TupleDescAttr(current, c);
+		ChangeColumn *col = &columns[c];
+		TypeCacheEntry *type = lookup_type_cache(att->atttypid,
+												 c < filter->nkeys ? TYPECACHE_CMP_PROC_FINFO : TYPECACHE_EQ_OPR_FINFO);
+
+		col->source_column = filter->source_columns[c];
+		if (cursor->columns[col->source_column].result_type != att->atttypid)
+			return false;
+		col->collation = att->attcollation;
+		col->typlen = att->attlen;
+		col->typbyval = att->attbyval;
+		if (c < filter->nkeys ? !OidIsValid(type->cmp_proc) : !OidIsValid(type->eq_opr))
+			return false;
+		col->compare = &type->cmp_proc_finfo;
+		col->equal = &type->eq_opr_finfo;
+	}
+	return true;
+}
+
+/* The order of the current row's key against the source row's. */
+static int
+compare_keys(ChangeColumn *columns, int nkeys, HeapTuple row, TupleDesc desc, Datum *values)
+{
+	for (int k = 0; k < nkeys; k++)
+	{
+		bool		isnull;
+		Datum		key = heap_getattr(row, k + 1, desc, &isnull);
+		int32		order;
+
+		if (isnull)
+			return 1;			/* NULL keys sort last, and match nothing */
+		order = DatumGetInt32(FunctionCall2Coll(columns[k].compare, columns[k].collation, key,
+												values[columns[k].source_column]));
+		if (order != 0)
+			return order;
+	}
+	return 0;
+}
+
+/* Whether the source row holds what the current row does (NULLs equal). */
+static bool
+row_unchanged(ChangeFilter *filter, ChangeColumn *columns, HeapTuple row, TupleDesc desc,
+			  Datum *values, bool *nulls)
+{
+	bool		isnull;
+
+	if (DatumGetBool(heap_getattr(row, filter->ncolumns + 1, desc, &isnull)) && !isnull)
+		return false;			/* staged anyway */
+	for (int c = filter->nkeys; c < filter->ncolumns; c++)
+	{
+		Datum		stored = heap_getattr(row, c + 1, desc, &isnull);
+		int			s = columns[c].source_column;
+
+		if (isnull != nulls[s])
+			return false;
+		if (!isnull && !DatumGetBool(FunctionCall2Coll(columns[c].equal, columns[c].collation,
+													   stored, values[s])))
+			return false;
+	}
+	return true;
+}
+
+static void
+note_missing(BatchWriter *missing, HeapTuple row, TupleDesc desc, int nkeys)
+{
+	TupleTableSlot *slot = batch_slot(missing);
+	MemoryContext oldcxt = MemoryContextSwitchTo(missing->batch_context);
+
+	for (int k = 0; k < nkeys; k++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, k);
+		Datum		value = heap_getattr(row, k + 1, desc, &slot->tts_isnull[k]);
+
+		slot->tts_values[k] = slot->tts_isnull[k] ? (Datum) 0 :
+			datumCopy(value, att->attbyval, att->attlen);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	batch_store(missing);
+}
+
+/*
+ * Streams the cursor through the filter (see ChangeFilter); returns the
+ * rows staged and sets *read.  Returns -1, having staged
+ * part of the rows, at a source row whose key is NULL or not above the
+ * previous one: the caller drops both tables and stages the whole source.
+ */
+int64
+stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *filter, uint64 *read)
+{
+	Relation	stage = table_open(exec_relation(psprintf("pg_temp.%s", stage_table)), RowExclusiveLock);
+	Relation	missing_rel = table_open(exec_relation(psprintf("pg_temp.%s", filter->missing_table)),
+										 RowExclusiveLock);
+	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline rerun source row",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext key_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline rerun previous key",
+													  ALLOCSET_SMALL_SIZES);
+	ChangeColumn *columns = palloc0(sizeof(ChangeColumn) * filter->ncolumns);
+	DirectKey  *previous = palloc0(sizeof(DirectKey) * filter->nkeys);
+	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
+	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
+	CurrentRows current = {0};
+	TupleDesc	desc;
+	BatchWriter w;
+	BatchWriter missing;
+	bool		stopped = false;
+
+	*read = 0;
+	current.portal = SPI_cursor_open_with_args(NULL, filter->current_sql, 0, NULL, NULL, NULL, true, 0);
+	current_advance(&current);
+	desc = current.batch->tupdesc;
+	if (!plan_change_columns(cursor, filter, desc, columns))
+		stopped = true;
+	for (int k = 0; k < filter->nkeys; k++)
+	{
+		previous[k].source_column = columns[k].source_column;
+		previous[k].compare = columns[k].compare;
+		previous[k].collation = columns[k].collation;
+		previous[k].typlen = columns[k].typlen;
+		previous[k].typbyval = columns[k].typbyval;
+	}
+
+	batch_begin(&w, stage, cursor->conn->options->fetch_size);
+	batch_begin(&missing, missing_rel, cursor->conn->options->fetch_size);
+	while (!stopped)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(row_context);
+		bool		more = source_next(cursor, values, nulls);
+		int			order = 1;
+
+		MemoryContextSwitchTo(oldcxt);
+		if (!more)
+			break;
+		for (int k = 0; k < filter->nkeys && !stopped; k++)
+			stopped = nulls[columns[k].source_column];
+		if (stopped || !key_ascends(previous, filter->nkeys, values, *read == 0, key_context))
+		{
+			stopped = true;
+			break;
+		}
+		(*read)++;
+		if (*read % 10000 == 0)
+			progress_rows(*read);
+
+		while (current.row && (order = compare_keys(columns, filter->nkeys, current.row, desc, values)) < 0)
+		{
+			note_missing(&missing, current.row, desc, filter->nkeys);
+			current_advance(&current);
+		}
+		if (current.row == NULL)
+			order = 1;
+		if (order != 0 || !row_unchanged(filter, columns, current.row, desc, values, nulls))
+		{
+			TupleTableSlot *slot = batch_slot(&w);
+			TupleDesc	stage_desc = w.slot_desc;
+
+			oldcxt = MemoryContextSwitchTo(w.batch_context);
+			for (int i = 0; i < cursor->ncolumns; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(stage_desc, i);
+
+				slot->tts_isnull[i] = nulls[i];
+				slot->tts_values[i] = nulls[i] ? (Datum) 0 : datumCopy(values[i], att->attbyval, att->attlen);
+			}
+			MemoryContextSwitchTo(oldcxt);
+			batch_store(&w);
+		}
+		if (order == 0)
+			current_advance(&current);
+		MemoryContextReset(row_context);
+	}
+	/* what the source did not reach is missing from it */
+	while (!stopped && current.row)
+	{
+		bool		isnull;
+
+		(void) heap_getattr(current.row, 1, desc, &isnull);
+		if (!isnull)
+			note_missing(&missing, current.row, desc, filter->nkeys);
+		current_advance(&current);
+	}
+	if (current.batch)
+		SPI_freetuptable(current.batch);
+	SPI_cursor_close(current.portal);
+	batch_end(&missing);
+	batch_end(&w);
+	table_close(missing_rel, NoLock);
+	table_close(stage, NoLock);
+	MemoryContextDelete(row_context);
+	MemoryContextDelete(key_context);
+	if (stopped)
+		return -1;
+	progress_rows(*read);
+	exec_sql(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
+	return (int64) w.rows;
+}
+
 void
 stage_drop(const char *stage_table)
 {

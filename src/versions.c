@@ -381,26 +381,33 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
  * Members whose natural key the (full) source no longer returns: their
  * current version is closed (invalidate) or followed by a version flagged
  * deleted (new_record).  Members already closed or deleted are left alone,
- * so reruns add nothing.  A run that would do this to more than
+ * so reruns add nothing.  "missing_keys", when not NULL, names a table of the
+ * keys missing from the source (the stage then holds only changed rows).
+ * A run that would do this to more than
  * max_closed_fraction of the current members is refused: an empty or
  * truncated source must not wipe the dimension.  Returns the members closed.
  */
 uint64
-versions_close_deleted(EtlDefinition *def, const char *stage, bool has_deleted, LoadCounts *counts)
+versions_close_deleted(EtlDefinition *def, const char *stage, const char *missing_keys, bool has_deleted,
+					   LoadCounts *counts)
 {
 	char	   *live = psprintf("t.is_current AND t.%s <> -1 AND NOT %s%s",
 								quote_identifier(def->surrogate_key),
 								has_deleted ? "t.deleted" : "false",
 								string_list_member(exec_table_columns(def->target_quoted), COL_INFERRED) ?
 								" AND NOT t.inferred" : "");
-	char	   *gone = psprintf("%s AND NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, stage,
-								deparse_join(def->natural_key, "t", def->natural_key, "s"));
-	uint64		current = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
+	char	   *gone = missing_keys ?
+		psprintf("%s AND EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, missing_keys,
+				 deparse_join(def->natural_key, "t", def->natural_key, "s")) :
+		psprintf("%s AND NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)", live, stage,
+				 deparse_join(def->natural_key, "t", def->natural_key, "s"));
 	uint64		missing = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, gone));
+	uint64		current;
 	uint64		moved;
 
 	if (missing == 0)
 		return 0;
+	current = exec_count(psprintf("SELECT count(*) FROM %s t WHERE %s", def->target_quoted, live));
 	if ((double) missing > def->max_closed_fraction * (double) current)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
