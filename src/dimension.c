@@ -621,6 +621,7 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 	char	   *stage;
 	char	   *missing;
 	int64		staged;
+	int			guc_level;
 	ListCell   *lc;
 
 	if (rebuild || incremental || def->reject_bad_keys || !OidIsValid(target_open(def)))
@@ -668,7 +669,17 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 		*counts = (LoadCounts) {0};
 		return SHORTCUT_UNDONE;
 	}
+	/*
+	 * The merge joins a few staged rows with a table this run has just read
+	 * whole, so its pages are cached: priced as random reads from disk, an
+	 * index probe per staged row loses to a scan of the whole table it is
+	 * ten times faster than.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("random_page_cost", "1.1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	*counts = merge_stage(def, cursor, attributes, stage, missing, false, false, false, counts->read);
+	AtEOXact_GUC(true, guc_level);
 	/* one row per member (keys ascend): the rows not staged are unchanged too */
 	counts->unchanged = counts->read - counts->rejected - counts->inserted - counts->updated;
 	stage_drop(missing);
