@@ -148,6 +148,28 @@ RESET ROLE;
 SELECT name, owner, active FROM pypeline.dimension WHERE name = 'sec_own';
 REVOKE regress_sec_etl FROM regress_sec_intruder;
 
+-- TRIGGER privilege on an ETL's table lets another role add a trigger; a
+-- load would run the trigger's function with the owner's rights, so loads
+-- refuse the table until the trigger goes.
+GRANT USAGE, CREATE ON SCHEMA sec_wh TO regress_sec_intruder;
+GRANT TRIGGER ON sec_wh.item_dim TO regress_sec_intruder;
+SET ROLE regress_sec_intruder;
+CREATE FUNCTION sec_wh.sec_borrow_rights() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'running as %', current_user;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER sec_borrow_rights AFTER INSERT OR UPDATE ON sec_wh.item_dim
+	FOR EACH STATEMENT EXECUTE FUNCTION sec_wh.sec_borrow_rights();
+RESET ROLE;
+SELECT sec_try($$SELECT * FROM pypeline.process_etl('sec_item', 'dimension')$$);
+SELECT sec_try($$SELECT * FROM pypeline.refresh_data_warehouse(true, true, true)$$);
+DROP TRIGGER sec_borrow_rights ON sec_wh.item_dim;
+DROP FUNCTION sec_wh.sec_borrow_rights();
+REVOKE TRIGGER ON sec_wh.item_dim FROM regress_sec_intruder;
+REVOKE USAGE, CREATE ON SCHEMA sec_wh FROM regress_sec_intruder;
+SELECT rows FROM pypeline.process_etl('sec_item', 'dimension');
+
 -- Passwords: a working and a wrong one, through synchronous and asynchronous
 -- runs, successes and failures; neither shows anywhere.
 DO $$

@@ -23,21 +23,26 @@
 #include "pypeline.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_publication.h"
 #include "commands/cluster.h"
 #include "commands/tablecmds.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/plannodes.h"
 #include "parser/parser.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -63,8 +68,50 @@ relkind_name(char relkind)
 }
 
 /*
+ * Refuses a table with a trigger whose function belongs to another role
+ * than "owner" (or a superuser): TRIGGER privilege lets other roles add
+ * triggers, and a load would run their code with the owner's rights.
+ */
+static void
+check_trigger_functions(Oid relid, Oid owner, const char *table, const char *what)
+{
+	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+		Oid			function_owner;
+		HeapTuple	proc;
+
+		if (trigger->tgisinternal)
+			continue;			/* foreign keys: PostgreSQL's own functions */
+		proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(trigger->tgfoid));
+		if (!HeapTupleIsValid(proc))
+			continue;
+		function_owner = ((Form_pg_proc) GETSTRUCT(proc))->proowner;
+		ReleaseSysCache(proc);
+		if (function_owner != owner && !superuser_arg(function_owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("trigger \"%s\" on table %s (%s) runs a function of role %s, not of the ETL's owner %s",
+							NameStr(trigger->tgname), table, what, privilege_role_name(function_owner),
+							privilege_role_name(owner)),
+					 errdetail("A load would run that function with the owner's rights."),
+					 errhint("Drop the trigger, or have role %s own its function.", privilege_role_name(owner))));
+	}
+	systable_endscan(scan);
+	table_close(triggers, AccessShareLock);
+}
+
+/*
  * Refuses a table (and its partitions and children) that does not belong
- * to "owner", or a relation that is not a table.  "what" names the table's
+ * to "owner", or a relation that is not a table, or one with another
+ * role's trigger functions.  "what" names the table's
  * role in messages, e.g. "target of dimension \"school\"".
  */
 void
@@ -101,6 +148,10 @@ target_check_owner(Oid relid, Oid owner, const char *what)
 					 errdetail("An ETL writes only tables of its owner: another role's triggers, rules or defaults would run with the owner's rights."),
 					 errhint("Have role %s own the table (ALTER TABLE ... OWNER TO), or drop it and let the ETL create it.",
 							 privilege_role_name(owner))));
+		if (form->relhastriggers)
+			check_trigger_functions(rel, owner,
+									quote_qualified_identifier(get_namespace_name(form->relnamespace),
+															   NameStr(form->relname)), what);
 		ReleaseSysCache(tuple);
 	}
 }
