@@ -507,12 +507,14 @@ echo
 echo "== 7: backend peak RSS of pypeline.query (rss.sh)"
 rss_out=$(bash contrib/bench/rss.sh)
 rss_rc=$?
-echo "$rss_out" | grep -v '^RSS '
+echo "$rss_out" | grep -v '^RSS \|^RERUN_RSS '
 [ $rss_rc -eq 0 ] || mismatch "rss.sh: $(grep MISMATCH <<<"$rss_out")"
 rss_line=$(grep '^RSS ' <<<"$rss_out" | tail -1)
 RSS_QUERY_ROWS=$(sed -n 's/.*rows=\([0-9]*\).*/\1/p' <<<"$rss_line")
 RSS_QUERY_GROWTH=$(sed -n 's/.*growth_kb=\([0-9]*\).*/\1/p' <<<"$rss_line")
 RSS_QUERY_SECONDS=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$rss_line")
+RERUN_ANON_KB=$(sed -n 's/^RERUN_RSS .*anon_peak_kb=\([0-9]*\).*/\1/p' <<<"$rss_out")
+RERUN_RSS_ROWS=$(sed -n 's/^RERUN_RSS rows=\([0-9]*\).*/\1/p' <<<"$rss_out")
 
 echo
 echo "== 8: parallel refresh (parallel.sh)"
@@ -598,6 +600,8 @@ target fact_fresh_dims_vs_fact_pipe "$(seconds_ratio pipe_fact_source pypeline_f
 	"fact load speed right after the dimension loads / the pipe of the same fact source"
 target acc_rerun_vs_full "$(seconds_ratio pypeline_acc_fact_rerun_1pct pypeline_acc_fact_full)" "<=" 1.5 \
 	"accumulating fact rerun (1% changed) time / its full load time"
+target rerun_private_memory_mb "$([ -n "$RERUN_ANON_KB" ] && mb "$RERUN_ANON_KB")" "<" 64 \
+	"private memory peak of a type 2 rerun over $RERUN_RSS_ROWS rows, 1% changed"
 target query_rss_growth_mb "$([ -n "$RSS_QUERY_GROWTH" ] && mb "$RSS_QUERY_GROWTH")" "<" 64 \
 	"peak RSS growth of pypeline.query over $RSS_QUERY_ROWS rows"
 
