@@ -609,8 +609,8 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 	*read = 0;
 	current.portal = SPI_cursor_open_with_args(NULL, filter->current_sql, 0, NULL, NULL, NULL, true, 0);
 	current_advance(&current);
-	desc = current.batch->tupdesc;
-	if (!plan_change_columns(cursor, filter, desc, columns))
+	desc = current.batch ? current.batch->tupdesc : NULL;
+	if (desc == NULL || !plan_change_columns(cursor, filter, desc, columns))
 		stopped = true;
 	for (int k = 0; k < filter->nkeys; k++)
 	{
