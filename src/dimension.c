@@ -664,6 +664,8 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 	source_close(cursor);
 	if (staged < 0)
 	{
+		progress_log("The source of %s is not in natural-key order (or has a repeated or NULL key) after %llu rows: reading it again to stage it whole",
+					 def->target, (unsigned long long) counts->read);
 		stage_drop(stage);
 		stage_drop(missing);
 		*counts = (LoadCounts) {0};
