@@ -275,10 +275,12 @@ target_definition(EtlDefinition *def, const char *derived_ddl)
  * How the columns of the new definition differ from the table's, NULL if
  * they do not: each column of one is a column of the other with the same
  * type.  Generated columns of the table are computed, not written, so they
- * may stay.
+ * may stay.  New nullable columns without a default (a column the source
+ * gained) are no change: they go to *added, as "name type", for the
+ * table to get before the switch.
  */
 static char *
-column_change(Oid table, Oid shadow)
+column_change(Oid table, Oid shadow, List **added)
 {
 	List	   *shadow_columns = exec_relation_columns(shadow);
 	List	   *table_columns = exec_relation_columns(table);
@@ -295,7 +297,21 @@ column_change(Oid table, Oid shadow)
 					new_typmod;
 
 		if (attnum == InvalidAttrNumber)
-			return psprintf("column \"%s\" is new", column);
+		{
+			AttrNumber	shadow_attnum = get_attnum(shadow, column);
+			HeapTuple	att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(shadow), Int16GetDatum(shadow_attnum));
+			Form_pg_attribute form = (Form_pg_attribute) GETSTRUCT(att);
+			bool		addable = !form->attnotnull && !form->atthasdef && !form->attidentity &&
+				!form->attgenerated;
+			char	   *definition = psprintf("%s %s", quote_identifier(column),
+											  format_type_with_typemod(form->atttypid, form->atttypmod));
+
+			ReleaseSysCache(att);
+			if (!addable)
+				return psprintf("column \"%s\" is new", column);
+			*added = lappend(*added, definition);
+			continue;
+		}
 		if (get_attgenerated(table, attnum))
 			return psprintf("column \"%s\" is generated in the table", column);
 		get_atttypetypmodcoll(table, attnum, &typid, &typmod, &collation);
@@ -326,6 +342,7 @@ struct TargetRebuild
 	char	   *schema;			/* its names, while def's point at the shadow */
 	char	   *table;
 	char	   *quoted;
+	List	   *added;			/* "name type" of columns the table gets */
 };
 
 static void
@@ -349,12 +366,13 @@ begin_rebuild(EtlDefinition *def, Oid relid, const char *ddl)
 	char	   *shadow = psprintf("pypeline_rebuild_%u", relid);
 	Oid			shadow_relid;
 	char	   *change;
+	List	   *added = NIL;
 	TargetRebuild *rebuild;
 
 	LockRelationOid(relid, ExclusiveLock);
 	create_table(def, ddl, def->target_schema, shadow, true);
 	shadow_relid = get_relname_relid(shadow, get_rel_namespace(relid));
-	change = column_change(relid, shadow_relid);
+	change = column_change(relid, shadow_relid, &added);
 	if (change)
 	{
 		exec_sql(psprintf("DROP TABLE %s", quote_qualified_identifier(def->target_schema, shadow)),
@@ -366,6 +384,7 @@ begin_rebuild(EtlDefinition *def, Oid relid, const char *ddl)
 	rebuild->schema = def->target_schema;
 	rebuild->table = def->target_table;
 	rebuild->quoted = def->target_quoted;
+	rebuild->added = added;
 	def->rebuild = rebuild;
 	point_at(def, def->target_schema, shadow);
 	return NULL;
@@ -547,6 +566,7 @@ target_finish_rebuild(EtlDefinition *def)
 	Oid			shadow_relid;
 	Relation	table;
 	Relation	shadow_rel;
+	ListCell   *lc;
 
 	if (rebuild == NULL)
 		return;
@@ -555,6 +575,14 @@ target_finish_rebuild(EtlDefinition *def)
 	target_abandon_rebuild(def);
 	
 	LockRelationOid(rebuild->relid, AccessExclusiveLock);
+	foreach(lc, rebuild->added)
+	{
+		ereport(NOTICE,
+				(errmsg("the rebuild of %s \"%s\" adds column %s to table %s",
+						etl_kind_name(def->kind), def->name, (char *) lfirst(lc), def->target)));
+		exec_sql(psprintf("ALTER TABLE %s ADD COLUMN %s", def->target_quoted, (char *) lfirst(lc)),
+				 SPI_OK_UTILITY);
+	}
 	continue_sequences(def->target_quoted, shadow);
 	table = table_open(rebuild->relid, NoLock);
 	shadow_rel = table_open(shadow_relid, NoLock);
