@@ -627,23 +627,21 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 	if (rebuild || incremental || def->reject_bad_keys || !OidIsValid(target_open(def)))
 		return SHORTCUT_UNSUITED;
 	target_columns = exec_table_columns(def->target_quoted);
-	foreach(lc, compared)
-	{
-		ColumnConverter *column = &cursor->columns[source_column_index(cursor, lfirst(lc))];
-		int32		typmod;
-
-		/* a new or retyped column is schema_reconcile's work */
-		if (!string_list_member(target_columns, lfirst(lc)) ||
-			exec_column_type_oid(def->target_quoted, lfirst(lc), &typmod) != column->result_type ||
-			typmod != column->result_typmod)
-			return SHORTCUT_UNSUITED;
-	}
-
 	filter.nkeys = list_length(def->natural_key);
 	filter.ncolumns = list_length(compared);
 	filter.source_columns = palloc(sizeof(int) * filter.ncolumns);
 	foreach(lc, compared)
-		filter.source_columns[foreach_current_index(lc)] = source_column_index(cursor, lfirst(lc));
+	{
+		int			i = source_column_index(cursor, lfirst(lc));
+		int32		typmod;
+
+		/* a new or retyped column is schema_reconcile's work */
+		if (!string_list_member(target_columns, lfirst(lc)) ||
+			exec_column_type_oid(def->target_quoted, lfirst(lc), &typmod) != cursor->columns[i].result_type ||
+			typmod != cursor->columns[i].result_typmod)
+			return SHORTCUT_UNSUITED;
+		filter.source_columns[foreach_current_index(lc)] = i;
+	}
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s, %s OR %s FROM %s t%s ORDER BY %s",
 					 deparse_columns(compared, "t"),
@@ -673,9 +671,9 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 	}
 	/*
 	 * The merge joins a few staged rows with a table this run has just read
-	 * whole, so its pages are cached: priced as random reads from disk, an
-	 * index probe per staged row loses to a scan of the whole table it is
-	 * ten times faster than.
+	 * whole, so its pages are cached.  Priced as random reads from disk, an
+	 * index probe per staged row looks dearer than a scan of the whole
+	 * table, which measured several times slower.
 	 */
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("random_page_cost", "1.1", PGC_USERSET, PGC_S_SESSION,

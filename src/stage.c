@@ -453,16 +453,14 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
  * order (see ChangeFilter).  Rows equal to their current row are counted
  * and dropped; the others go to the staging table; the keys of current
  * rows the source lacks go to the missing table.  Only the source row in
- * hand and one batch of current rows are in memory.
+ * hand and one batch of current rows are in memory.  The key columns
+ * are compared as the direct load's (DirectKey); the others by equality.
  */
 typedef struct ChangeColumn
 {
 	int			source_column;
-	FmgrInfo   *compare;		/* key columns: btree order */
-	FmgrInfo   *equal;			/* compared columns: the type's = */
+	FmgrInfo   *equal;			/* the type's = */
 	Oid			collation;
-	int16		typlen;
-	bool		typbyval;
 } ChangeColumn;
 
 typedef struct CurrentRows
@@ -492,36 +490,51 @@ current_advance(CurrentRows *current)
 	current->row = current->batch->vals[current->next++];
 }
 
-/* The columns' comparison functions; false if a type has none. */
+/*
+ * The key columns' order (keys, as the direct load's) and the other
+ * columns' equality (columns); false if a type has none, or the current
+ * rows' types are not the cursor's.
+ */
 static bool
-plan_change_columns(SourceCursor *cursor, ChangeFilter *filter, TupleDesc current, ChangeColumn *columns)
+plan_change_columns(SourceCursor *cursor, ChangeFilter *filter, TupleDesc current,
+					DirectKey *keys, ChangeColumn *columns)
 {
 	if (current->natts != filter->ncolumns + 1)
 		return false;
 	for (int c = 0; c < filter->ncolumns; c++)
 	{
 		Form_pg_attribute att = TupleDescAttr(current, c);
-		ChangeColumn *col = &columns[c];
+		int			source_column = filter->source_columns[c];
+		bool		is_key = c < filter->nkeys;
 		TypeCacheEntry *type = lookup_type_cache(att->atttypid,
-												 c < filter->nkeys ? TYPECACHE_CMP_PROC_FINFO : TYPECACHE_EQ_OPR_FINFO);
+												 is_key ? TYPECACHE_CMP_PROC_FINFO : TYPECACHE_EQ_OPR_FINFO);
 
-		col->source_column = filter->source_columns[c];
-		if (cursor->columns[col->source_column].result_type != att->atttypid)
+		if (cursor->columns[source_column].result_type != att->atttypid ||
+			!OidIsValid(is_key ? type->cmp_proc : type->eq_opr))
 			return false;
-		col->collation = att->attcollation;
-		col->typlen = att->attlen;
-		col->typbyval = att->attbyval;
-		if (c < filter->nkeys ? !OidIsValid(type->cmp_proc) : !OidIsValid(type->eq_opr))
-			return false;
-		col->compare = &type->cmp_proc_finfo;
-		col->equal = &type->eq_opr_finfo;
+		if (is_key)
+		{
+			keys[c].source_column = source_column;
+			keys[c].compare = &type->cmp_proc_finfo;
+			keys[c].collation = att->attcollation;
+			keys[c].typlen = att->attlen;
+			keys[c].typbyval = att->attbyval;
+		}
+		else
+		{
+			ChangeColumn *col = &columns[c - filter->nkeys];
+
+			col->source_column = source_column;
+			col->equal = &type->eq_opr_finfo;
+			col->collation = att->attcollation;
+		}
 	}
 	return true;
 }
 
 /* The order of the current row's key against the source row's. */
 static int
-compare_keys(ChangeColumn *columns, int nkeys, HeapTuple row, TupleDesc desc, Datum *values)
+compare_keys(DirectKey *keys, int nkeys, HeapTuple row, TupleDesc desc, Datum *values)
 {
 	for (int k = 0; k < nkeys; k++)
 	{
@@ -531,8 +544,8 @@ compare_keys(ChangeColumn *columns, int nkeys, HeapTuple row, TupleDesc desc, Da
 
 		if (isnull)
 			return 1;			/* NULL keys sort last, and match nothing */
-		order = DatumGetInt32(FunctionCall2Coll(columns[k].compare, columns[k].collation, key,
-												values[columns[k].source_column]));
+		order = DatumGetInt32(FunctionCall2Coll(keys[k].compare, keys[k].collation, key,
+												values[keys[k].source_column]));
 		if (order != 0)
 			return order;
 	}
@@ -550,13 +563,13 @@ row_unchanged(ChangeFilter *filter, ChangeColumn *columns, HeapTuple row, TupleD
 		return false;			/* staged anyway */
 	for (int c = filter->nkeys; c < filter->ncolumns; c++)
 	{
+		ChangeColumn *col = &columns[c - filter->nkeys];
 		Datum		stored = heap_getattr(row, c + 1, desc, &isnull);
-		int			s = columns[c].source_column;
 
-		if (isnull != nulls[s])
+		if (isnull != nulls[col->source_column])
 			return false;
-		if (!isnull && !DatumGetBool(FunctionCall2Coll(columns[c].equal, columns[c].collation,
-													   stored, values[s])))
+		if (!isnull && !DatumGetBool(FunctionCall2Coll(col->equal, col->collation,
+													   stored, values[col->source_column])))
 			return false;
 	}
 	return true;
@@ -596,8 +609,8 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 													  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext key_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline rerun previous key",
 													  ALLOCSET_SMALL_SIZES);
-	ChangeColumn *columns = palloc0(sizeof(ChangeColumn) * filter->ncolumns);
-	DirectKey  *previous = palloc0(sizeof(DirectKey) * filter->nkeys);
+	DirectKey  *keys = palloc0(sizeof(DirectKey) * filter->nkeys);
+	ChangeColumn *columns = palloc0(sizeof(ChangeColumn) * Max(filter->ncolumns - filter->nkeys, 1));
 	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
 	CurrentRows current = {0};
@@ -610,16 +623,8 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 	current.portal = SPI_cursor_open_with_args(NULL, filter->current_sql, 0, NULL, NULL, NULL, true, 0);
 	current_advance(&current);
 	desc = current.batch ? current.batch->tupdesc : NULL;
-	if (desc == NULL || !plan_change_columns(cursor, filter, desc, columns))
+	if (desc == NULL || !plan_change_columns(cursor, filter, desc, keys, columns))
 		stopped = true;
-	for (int k = 0; k < filter->nkeys; k++)
-	{
-		previous[k].source_column = columns[k].source_column;
-		previous[k].compare = columns[k].compare;
-		previous[k].collation = columns[k].collation;
-		previous[k].typlen = columns[k].typlen;
-		previous[k].typbyval = columns[k].typbyval;
-	}
 
 	batch_begin(&w, stage, cursor->conn->options->fetch_size);
 	batch_begin(&missing, missing_rel, cursor->conn->options->fetch_size);
@@ -633,8 +638,8 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 		if (!more)
 			break;
 		for (int k = 0; k < filter->nkeys && !stopped; k++)
-			stopped = nulls[columns[k].source_column];
-		if (stopped || !key_ascends(previous, filter->nkeys, values, *read == 0, key_context))
+			stopped = nulls[keys[k].source_column];
+		if (stopped || !key_ascends(keys, filter->nkeys, values, *read == 0, key_context))
 		{
 			stopped = true;
 			break;
@@ -643,7 +648,7 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 		if (*read % 10000 == 0)
 			progress_rows(*read);
 
-		while (current.row && (order = compare_keys(columns, filter->nkeys, current.row, desc, values)) < 0)
+		while (current.row && (order = compare_keys(keys, filter->nkeys, current.row, desc, values)) < 0)
 		{
 			note_missing(&missing, current.row, desc, filter->nkeys);
 			current_advance(&current);

@@ -573,7 +573,7 @@ target_finish_rebuild(EtlDefinition *def)
 	shadow = def->target_quoted;
 	shadow_relid = get_relname_relid(def->target_table, get_rel_namespace(rebuild->relid));
 	target_abandon_rebuild(def);
-	
+
 	LockRelationOid(rebuild->relid, AccessExclusiveLock);
 	foreach(lc, rebuild->added)
 	{
