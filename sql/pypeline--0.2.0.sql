@@ -661,11 +661,12 @@ BEGIN
 		RETURN QUERY SELECT * FROM pypeline._violations(format('every %s key is a row of %s', d.surrogate_key, d.target),
 			format('SELECT f.%s::text AS example FROM %s f WHERE NOT EXISTS (SELECT 1 FROM %s d WHERE d.%s = f.%s)',
 			       sk, t, dt, sk, sk));
+		-- a fact without an event time got the version current when it was loaded
 		IF d.scd_type = 2 AND event IS NOT NULL THEN
 			RETURN QUERY SELECT * FROM pypeline._violations(
 				format('the %s version of a fact covers its event time, and no other version does', d.name),
 				format('SELECT f.%1$s::text AS example FROM %2$s f JOIN %3$s v ON v.%1$s = f.%1$s '
-				       'WHERE f.%1$s <> -1 AND (NOT (%4$s >= v.valid_from AND %4$s < v.valid_to) '
+				       'WHERE f.%1$s <> -1 AND %4$s IS NOT NULL AND (NOT (%4$s >= v.valid_from AND %4$s < v.valid_to) '
 				       '  OR (SELECT count(*) FROM %3$s o WHERE ROW(%5$s) = ROW(%6$s) '
 				       '      AND %4$s >= o.valid_from AND %4$s < o.valid_to) <> 1)',
 				       sk, t, dt, event,

@@ -18,7 +18,10 @@
  */
 #include "pypeline.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
@@ -26,8 +29,10 @@
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 typedef struct ResolvedLookup
@@ -249,32 +254,54 @@ add_inferred_members(EtlDefinition *def, ResolvedLookup *r, const char *stage)
 	(void) members_add_inferred(r->dimension, exprs, psprintf("pg_temp.%s s WHERE %s", stage, missing.data));
 }
 
-/*
- * A calendar without a last date grows with the facts: before they are
- * resolved, it gets the days up to a year past the latest date they look
- * up (a table of another role's is left as it is: its days stay unknown).
- */
-static void
-grow_calendar(EtlDefinition *def, ResolvedLookup *r, const char *stage)
+/* Whether a calendar grows with the facts and the fact's owner may make it. */
+static bool
+calendar_grows(EtlDefinition *def, ResolvedLookup *r)
 {
 	HeapTuple	tuple;
 	bool		owned;
 
 	if (!r->dimension->is_calendar || r->dimension->last_date != NULL)
-		return;
+		return false;
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(r->relid));
 	owned = HeapTupleIsValid(tuple) && ((Form_pg_class) GETSTRUCT(tuple))->relowner == def->owner;
 	if (HeapTupleIsValid(tuple))
 		ReleaseSysCache(tuple);
-	if (!owned)
+	return owned;
+}
+
+/*
+ * A calendar without a last date grows with the facts: it gets the days up
+ * to a year past "latest", the latest date they look up (a date's text;
+ * NULL when they look up none, which adds nothing).  A table of another
+ * role's is left as it is: its days stay unknown.
+ */
+static void
+grow_calendar(EtlDefinition *def, ResolvedLookup *r, const char *latest)
+{
+	if (!r->dimension->is_calendar || r->dimension->last_date != NULL)
+		return;
+	if (!calendar_grows(def, r))
 	{
 		ereport(NOTICE,
 				(errmsg("calendar \"%s\" does not grow for fact \"%s\": its table belongs to another role",
 						r->dimension->name, def->name)));
 		return;
 	}
-	calendar_grow(r->dimension, psprintf("(SELECT max(CAST(s.%s AS date)) + 365 FROM pg_temp.%s s)",
-										  quote_identifier(linitial(r->lookup->columns)), stage));
+	if (latest != NULL)
+		calendar_grow(r->dimension, psprintf("%s::date + 365", quote_literal_cstr(latest)));
+}
+
+/* The latest day staged rows look up in a calendar that grows with them. */
+static char *
+staged_latest_day(EtlDefinition *def, ResolvedLookup *r, const char *stage)
+{
+	if (!calendar_grows(def, r))
+		return NULL;
+	exec_sql(psprintf("SELECT max(CAST(s.%s AS date))::text FROM pg_temp.%s s",
+					  quote_identifier(linitial(r->lookup->columns)), stage),
+			 SPI_OK_SELECT);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
 /* Appends a name to a list of names unless it is there already. */
@@ -586,10 +613,36 @@ repair_unmatched(EtlDefinition *def, List *resolved, List *target_columns)
 }
 
 /*
- * Reports the rows given the unknown member with a key that matched
- * nothing (NOTICE with an example key), and keeps the counts per dimension
- * for the run log.
+ * Reports rows of a lookup given the unknown member with a key that matched
+ * nothing (a NOTICE with an example key, which may be NULL), and adds their
+ * count to the run log's per-dimension counts in json.
  */
+static void
+note_unmatched(EtlDefinition *def, ResolvedLookup *r, uint64 unmatched, const char *example,
+			   StringInfo json)
+{
+	if (unmatched == 0)
+		return;
+	ereport(NOTICE,
+			(errmsg_plural("fact \"%s\": %llu row got the unknown member of dimension \"%s\"",
+						   "fact \"%s\": %llu rows got the unknown member of dimension \"%s\"",
+						   unmatched, def->name, (unsigned long long) unmatched, r->dimension->name),
+			 example ? errdetail("No member matches key %s, for example.", example) : 0,
+			 errhint("Load the dimension first; with unmatched => 'unknown' a later load gives these facts their member once it exists.")));
+	if (json->len > 0)
+		appendStringInfoString(json, ", ");
+	escape_json(json, r->dimension->name);
+	appendStringInfo(json, ": " UINT64_FORMAT, unmatched);
+}
+
+/* The run log's unmatched counts, from note_unmatched's json. */
+static char *
+unmatched_counts(StringInfo json)
+{
+	return json->len > 0 ? psprintf("{%s}", json->data) : NULL;
+}
+
+/* note_unmatched for staged rows, unknown[] given the unknown member per lookup. */
 static void
 report_unmatched(EtlDefinition *def, SourceCursor *cursor, List *resolved, const char *stage,
 				 uint64 *unknown, LoadCounts *counts)
@@ -614,21 +667,11 @@ report_unmatched(EtlDefinition *def, SourceCursor *cursor, List *resolved, const
 		exec_sql(psprintf("SELECT ROW(%s)::text FROM pg_temp.%s s WHERE %s LIMIT 1",
 						  deparse_columns(r->lookup->columns, "s"), stage, unmatched_condition(def, cursor, r)),
 				 SPI_OK_SELECT);
-		ereport(NOTICE,
-				(errmsg_plural("fact \"%s\": %llu row got the unknown member of dimension \"%s\"",
-							   "fact \"%s\": %llu rows got the unknown member of dimension \"%s\"",
-							   unmatched, def->name, (unsigned long long) unmatched, r->dimension->name),
-				 SPI_processed > 0 ?
-				 errdetail("No member matches key %s, for example.",
-						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)) : 0,
-				 errhint("Load the dimension first; with unmatched => 'unknown' a later load gives these facts their member once it exists.")));
-		if (json.len > 0)
-			appendStringInfoString(&json, ", ");
-		escape_json(&json, r->dimension->name);
-		appendStringInfo(&json, ": " UINT64_FORMAT, unmatched);
+		note_unmatched(def, r, unmatched,
+					   SPI_processed > 0 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL,
+					   &json);
 	}
-	if (json.len > 0)
-		counts->unmatched = psprintf("{%s}", json.data);
+	counts->unmatched = unmatched_counts(&json);
 }
 
 /*
@@ -700,6 +743,454 @@ fact_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
 		source_require_column(cursor, def->incremental_column, "incremental column");
 }
 
+/* Opens a fact's source, incremental: only rows past the watermark. */
+static SourceCursor *
+open_fact_source(EtlDefinition *def, bool incremental)
+{
+	SourceCursor *cursor;
+
+	progress_log("Executing source query for fact %s", def->target);
+	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+												   def->watermark),
+						 "fact", def->name);
+	fact_require_source_columns(def, cursor);
+	return cursor;
+}
+
+/*
+ * The columns a fact table must have: a key per dimension, the degenerate
+ * columns, measures, key columns and snapshot column.
+ */
+static List *
+needed_columns(EtlDefinition *def, List *resolved)
+{
+	List	   *needed = NIL;
+	ListCell   *lc;
+
+	foreach(lc, resolved)
+		needed = lappend(needed, ((ResolvedLookup *) lfirst(lc))->dimension->surrogate_key);
+	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
+	needed = list_concat(needed, list_copy(def->key_columns));
+	if (def->snapshot_column)
+		needed = lappend(needed, def->snapshot_column);
+	return needed;
+}
+
+/* ---- a new fact table filled as the source streams ---- */
+
+/*
+ * A fact's key value becomes the dimension key's type as key_match's CAST
+ * makes it; only the casts that cannot fail or round are done here.
+ */
+typedef enum KeyCast
+{
+	KEY_AS_IS,
+	KEY_INT2_TO_INT4,
+	KEY_INT2_TO_INT8,
+	KEY_INT4_TO_INT8,
+	KEY_TIMESTAMP_TO_DATE
+} KeyCast;
+
+static bool
+plan_key_cast(Oid from, int32 from_typmod, Oid to, int32 to_typmod, KeyCast *cast)
+{
+	if (from == to && (to_typmod < 0 || to_typmod == from_typmod))
+		*cast = KEY_AS_IS;
+	else if (from == INT2OID && to == INT4OID)
+		*cast = KEY_INT2_TO_INT4;
+	else if (from == INT2OID && to == INT8OID)
+		*cast = KEY_INT2_TO_INT8;
+	else if (from == INT4OID && to == INT8OID)
+		*cast = KEY_INT4_TO_INT8;
+	else if (from == TIMESTAMPOID && to == DATEOID)
+		*cast = KEY_TIMESTAMP_TO_DATE;
+	else
+		return false;
+	return true;
+}
+
+static Datum
+cast_key(KeyCast cast, Datum value)
+{
+	switch (cast)
+	{
+		case KEY_AS_IS:
+			break;
+		case KEY_INT2_TO_INT4:
+			return Int32GetDatum((int32) DatumGetInt16(value));
+		case KEY_INT2_TO_INT8:
+			return Int64GetDatum((int64) DatumGetInt16(value));
+		case KEY_INT4_TO_INT8:
+			return Int64GetDatum((int64) DatumGetInt32(value));
+		case KEY_TIMESTAMP_TO_DATE:
+			return DirectFunctionCall1(timestamp_date, value);
+	}
+	return value;
+}
+
+/* One lookup of a streamed fact load. */
+typedef struct StreamLookup
+{
+	ResolvedLookup *r;
+	LookupCache *cache;
+	int			nkeys;
+	int		   *columns;		/* its source columns in the cursor */
+	KeyCast    *casts;
+	Datum	   *keys;			/* the row's key, cast */
+	Oid			surrogate_type;
+	bool		as_of;			/* the version valid at the event time */
+	bool		miss_stops;		/* the staged load does more with a miss */
+	bool		grows;			/* a calendar that grows with the facts */
+	bool		any_day;
+	DateADT		latest;			/* with grows: the latest day looked up */
+	uint64		unmatched;
+	char	   *example;		/* the first unmatched key, as ROW(...)::text shows it */
+} StreamLookup;
+
+typedef struct StreamFacts
+{
+	EtlDefinition *def;
+	SourceCursor *cursor;
+	List	   *resolved;
+	bool		rebuild;
+	int			nlookups;
+	StreamLookup *lookups;
+	int			event_column;	/* -1 when no lookup needs the event time */
+	Oid			event_type;
+	MemoryContext context;		/* the caches and what outlives a row */
+	const char *stopped;		/* why the load cannot stream */
+	int64		resolved_rows;
+	int64		rows;
+} StreamFacts;
+
+/* A key as ROW(...)::text shows it (record_out's quoting). */
+static char *
+key_text(StreamFacts *s, StreamLookup *l, Datum *values)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (int k = 0; k < l->nkeys; k++)
+	{
+		ColumnConverter *cc = &s->cursor->columns[l->columns[k]];
+		Oid			output;
+		bool		varlena;
+		char	   *value;
+		bool		quote;
+
+		getTypeOutputInfo(cc->result_type, &output, &varlena);
+		value = OidOutputFunctionCall(output, values[l->columns[k]]);
+		quote = value[0] == '\0';
+		for (char *c = value; *c && !quote; c++)
+			quote = *c == '"' || *c == '\\' || *c == '(' || *c == ')' || *c == ',' || isspace((unsigned char) *c);
+		if (k > 0)
+			appendStringInfoChar(&buf, ',');
+		if (quote)
+			appendStringInfoChar(&buf, '"');
+		for (char *c = value; *c; c++)
+		{
+			if (quote && (*c == '"' || *c == '\\'))
+				appendStringInfoChar(&buf, *c);
+			appendStringInfoChar(&buf, *c);
+		}
+		if (quote)
+			appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* A row's event time as the instant deparse_utc_instant makes of it; now() if NULL. */
+static TimestampTz
+event_instant(StreamFacts *s, Datum *values, bool *nulls)
+{
+	Datum		value = values[s->event_column];
+
+	if (nulls[s->event_column])
+		return GetCurrentTransactionStartTimestamp();
+	/* a DATETIME read as UTC has the timestamptz's microseconds */
+	if (s->event_type == DATEOID)
+		return DatumGetTimestamp(DirectFunctionCall1(date_timestamp, value));
+	return DatumGetTimestampTz(value);
+}
+
+/*
+ * stage_load_direct's resolve: a dimension key per lookup, the unknown
+ * member (-1) for a key that is NULL or matches nothing; false, to load
+ * through a staging table instead, for a miss the staged load does more
+ * with (an error that counts every row, an inferred member, a day a
+ * calendar grows to).
+ */
+static bool
+resolve_facts(void *arg, Datum *values, bool *nulls, Datum *resolved)
+{
+	StreamFacts *s = arg;
+	TimestampTz at = s->event_column >= 0 ? event_instant(s, values, nulls) : 0;
+
+	for (int n = 0; n < s->nlookups; n++)
+	{
+		StreamLookup *l = &s->lookups[n];
+		int64		surrogate = -1;
+		bool		keyed = true;
+
+		for (int k = 0; k < l->nkeys && keyed; k++)
+			if ((keyed = !nulls[l->columns[k]]))
+				l->keys[k] = cast_key(l->casts[k], values[l->columns[k]]);
+		if (keyed && !lookup_cache_find(l->cache, l->keys, at, &surrogate))
+		{
+			if (l->miss_stops)
+			{
+				s->stopped = psprintf("a key matched no member of dimension \"%s\"", l->r->dimension->name);
+				return false;
+			}
+			if (l->unmatched++ == 0)
+				l->example = MemoryContextStrdup(s->context, key_text(s, l, values));
+		}
+		if (keyed && l->grows && (!l->any_day || DatumGetDateADT(l->keys[0]) > l->latest))
+		{
+			l->latest = DatumGetDateADT(l->keys[0]);
+			l->any_day = true;
+		}
+		switch (l->surrogate_type)
+		{
+			case INT2OID:
+				resolved[n] = Int16GetDatum((int16) surrogate);
+				break;
+			case INT4OID:
+				resolved[n] = Int32GetDatum((int32) surrogate);
+				break;
+			default:
+				resolved[n] = Int64GetDatum(surrogate);
+				break;
+		}
+	}
+	s->resolved_rows++;
+	return true;
+}
+
+/*
+ * Reads a lookup's dimension into a cache of at most *budget bytes (taking
+ * what it uses from it); false when the lookup cannot be answered from
+ * memory exactly as the join would.
+ */
+static bool
+plan_stream_lookup(StreamFacts *s, ResolvedLookup *r, StreamLookup *l, Size *budget)
+{
+	EtlDefinition *def = s->def;
+	EtlDefinition *dim = r->dimension;
+	Oid		   *types;
+	Oid		   *collations;
+	StringInfoData select;
+	StringInfoData where;
+	int32		typmod;
+	ListCell   *nk;
+	ListCell   *col;
+
+	l->r = r;
+	l->nkeys = list_length(dim->natural_key);
+	l->columns = palloc(sizeof(int) * l->nkeys);
+	l->casts = palloc(sizeof(KeyCast) * l->nkeys);
+	l->keys = palloc(sizeof(Datum) * l->nkeys);
+	l->surrogate_type = exec_column_type_oid(dim->target_quoted, dim->surrogate_key, &typmod);
+	if (l->surrogate_type != INT2OID && l->surrogate_type != INT4OID && l->surrogate_type != INT8OID)
+		return false;
+	l->as_of = dim->scd_type == 2 && s->event_column >= 0;
+	if (l->as_of &&
+		(exec_column_type_oid(dim->target_quoted, COL_VALID_FROM, &typmod) != TIMESTAMPTZOID ||
+		 exec_column_type_oid(dim->target_quoted, COL_VALID_TO, &typmod) != TIMESTAMPTZOID))
+		return false;
+	l->grows = calendar_grows(def, r);
+	l->miss_stops = l->grows || def->unmatched == UNMATCHED_ERROR ||
+		(def->unmatched == UNMATCHED_INFERRED && !dim->is_calendar);
+
+	types = palloc(sizeof(Oid) * l->nkeys);
+	collations = palloc(sizeof(Oid) * l->nkeys);
+	initStringInfo(&select);
+	initStringInfo(&where);
+	forboth(nk, dim->natural_key, col, r->lookup->columns)
+	{
+		int			k = foreach_current_index(nk);
+		int			i = source_column_index(s->cursor, lfirst(col));
+		AttrNumber	attnum = get_attnum(r->relid, lfirst(nk));
+		ColumnConverter *cc = &s->cursor->columns[i];
+
+		if (attnum == InvalidAttrNumber || cc->result_type != cc->mapped_type)
+			return false;
+		get_atttypetypmodcoll(r->relid, attnum, &types[k], &typmod, &collations[k]);
+		if (!plan_key_cast(cc->result_type, cc->result_typmod, types[k], typmod, &l->casts[k]))
+			return false;
+		l->columns[k] = i;
+		appendStringInfo(&select, "d.%s, ", quote_identifier(lfirst(nk)));
+		appendStringInfo(&where, "%sd.%s IS NOT NULL", k > 0 ? " AND " : "", quote_identifier(lfirst(nk)));
+	}
+	appendStringInfo(&select, "CAST(d.%s AS bigint)", quote_identifier(dim->surrogate_key));
+	/* the rows the join's ON could match: as_of() */
+	if (l->as_of)
+	{
+		appendStringInfo(&select, ", d.%s, d.%s", COL_VALID_FROM, COL_VALID_TO);
+		appendStringInfo(&where, " AND d.%s IS NOT NULL AND d.%s IS NOT NULL", COL_VALID_FROM, COL_VALID_TO);
+	}
+	else if (dim->scd_type == 2)
+		appendStringInfo(&where, " AND d.%s", COL_IS_CURRENT);
+
+	l->cache = lookup_cache_build(psprintf("SELECT %s FROM %s d WHERE %s", select.data, dim->target_quoted, where.data),
+								  exec_count(psprintf("SELECT count(*) FROM %s d WHERE %s",
+													  dim->target_quoted, where.data)),
+								  l->nkeys, types, collations, l->as_of, *budget);
+	if (l->cache == NULL)
+		return false;
+	*budget -= Min(*budget, lookup_cache_memory(l->cache));
+	return true;
+}
+
+/*
+ * Whether a load can resolve its facts as they stream; if so, s gets the
+ * lookups with their caches (in s->context).
+ */
+static bool
+plan_stream(StreamFacts *s)
+{
+	EtlDefinition *def = s->def;
+	Size		budget = (Size) pypeline_lookup_memory_kb * 1024;
+	bool		as_of = false;
+	ListCell   *lc;
+
+	foreach(lc, s->resolved)
+		as_of = as_of || ((ResolvedLookup *) lfirst(lc))->dimension->scd_type == 2;
+	s->event_column = -1;
+	if (as_of && def->event_time_column)
+	{
+		ColumnConverter *cc;
+
+		s->event_column = source_column_index(s->cursor, def->event_time_column);
+		cc = &s->cursor->columns[s->event_column];
+		s->event_type = cc->result_type;
+		if (cc->result_type != cc->mapped_type ||
+			(s->event_type != TIMESTAMPTZOID && s->event_type != TIMESTAMPOID && s->event_type != DATEOID))
+			return false;
+	}
+	s->nlookups = list_length(s->resolved);
+	s->lookups = palloc0(sizeof(StreamLookup) * Max(s->nlookups, 1));
+	foreach(lc, s->resolved)
+		if (!plan_stream_lookup(s, lfirst(lc), &s->lookups[foreach_current_index(lc)], &budget))
+		{
+			s->stopped = psprintf("dimension \"%s\" cannot be looked up in memory (pypeline.lookup_memory is %dkB)",
+								  ((ResolvedLookup *) lfirst(lc))->dimension->name, pypeline_lookup_memory_kb);
+			return false;
+		}
+	return true;
+}
+
+/* Creates the fact table and streams the source into it (see load_new_facts). */
+static bool
+fill_new_facts(void *arg)
+{
+	StreamFacts *s = arg;
+	EtlDefinition *def = s->def;
+	DirectTarget target = {0};
+	ListCell   *lc;
+
+	if (!target_prepare(def, s->rebuild, derived_ddl(def, s->cursor, s->resolved), NULL, NULL))
+		return false;
+	catalog_forget_watermark(def);
+	target_require_columns(def, needed_columns(def, s->resolved));
+	target.relid = target_open(def);
+	target.source_columns = stored_columns(def, s->resolved, exec_table_columns(def->target_quoted));
+	foreach(lc, s->resolved)
+		target.resolved_columns = lappend(target.resolved_columns,
+										  ((ResolvedLookup *) lfirst(lc))->dimension->surrogate_key);
+	target.resolve = resolve_facts;
+	target.resolve_arg = s;
+
+	progress_log("Loading data");
+	s->rows = stage_load_direct(s->cursor, &target);
+	if (s->rows < 0)
+	{
+		if (s->stopped == NULL)
+			s->stopped = "the table refused a row";
+		return false;
+	}
+	for (int n = 0; n < s->nlookups; n++)
+	{
+		StreamLookup *l = &s->lookups[n];
+
+		grow_calendar(def, l->r, l->any_day ?
+					  DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(l->latest))) : NULL);
+	}
+	create_key_indexes(def, s->resolved);
+	return true;
+}
+
+/*
+ * A new fact table (a first load or a rebuild) whose dimensions fit in
+ * pypeline.lookup_memory is filled as the source streams: each row finds
+ * its dimension keys in memory (lookup.c) and goes straight into the
+ * table, whose indexes are built after it.  That skips the staging table,
+ * its scans and the join, and writes each row once.
+ *
+ * It is tried in a subtransaction.  A row the staged load does more with
+ * (see resolve_facts) rolls the attempt back, and the source is read
+ * again and staged, with the messages and counts that load gives; the run
+ * log's message says why.  Kinds
+ * that need the staged rows (accumulating facts, watermarks) and
+ * hand-made targets are always staged.  Returns whether the facts are
+ * loaded; *cursor is a fresh one of the same query if not.
+ */
+static bool
+load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool rebuild, LoadCounts *counts)
+{
+	StreamFacts s = {0};
+	MemoryContext oldcxt;
+	ErrorData  *edata;
+	bool		planned;
+	StringInfoData json;
+
+	if (def->target_ddl || fact_kind(def) == FACT_ACCUMULATING || def->incremental_column ||
+		pypeline_lookup_memory_kb == 0 || (!rebuild && OidIsValid(target_open(def))))
+		return false;
+	s.def = def;
+	s.cursor = *cursor;
+	s.resolved = resolved;
+	s.rebuild = rebuild;
+	s.context = AllocSetContextCreate(CurrentMemoryContext, "pypeline fact lookups", ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(s.context);
+	planned = plan_stream(&s);
+	MemoryContextSwitchTo(oldcxt);
+	s.rows = -1;
+	if (planned)
+	{
+		edata = exec_in_subtransaction(fill_new_facts, &s);
+		if (edata)
+			ReThrowError(edata);
+	}
+	if (s.rows < 0)
+	{
+		/* the run log says why a load that could stream did not */
+		counts->message = psprintf("loaded through a staging table: %s", s.stopped ? s.stopped : "the table was not new");
+		if (planned)
+			counts->message = psprintf("%s (after " INT64_FORMAT " rows streamed)", counts->message, s.resolved_rows);
+		MemoryContextDelete(s.context);
+		if (!planned)
+			return false;
+		target_abandon_rebuild(def);	/* its shadow table is gone */
+		/* the staged load reads the source from its first row */
+		source_close(*cursor);
+		*cursor = open_fact_source(def, false);
+		return false;
+	}
+	source_close(*cursor);
+	counts->read = counts->inserted = (uint64) s.rows;
+	initStringInfo(&json);
+	for (int n = 0; n < s.nlookups; n++)
+		note_unmatched(def, s.lookups[n].r, s.lookups[n].unmatched, s.lookups[n].example, &json);
+	counts->unmatched = unmatched_counts(&json);
+	MemoryContextDelete(s.context);
+	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
+	target_analyze(def);
+	return true;
+}
+
 LoadCounts
 fact_load(EtlDefinition *def, bool rebuild)
 {
@@ -707,10 +1198,9 @@ fact_load(EtlDefinition *def, bool rebuild)
 	FactKind	kind = fact_kind(def);
 	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
 		OidIsValid(target_open(def));
-	SourceCursor *cursor;
+	SourceCursor *cursor = open_fact_source(def, incremental);
 	char	   *stage;
 	List	   *resolved = NIL;
-	List	   *needed = NIL;
 	List	   *stored;
 	List	   *target_columns;
 	FactRows	rows;
@@ -718,24 +1208,15 @@ fact_load(EtlDefinition *def, bool rebuild)
 	bool		created;
 	ListCell   *lc;
 
-	progress_log("Executing source query for fact %s", def->target);
-	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
-												   def->watermark),
-						 "fact", def->name);
-	fact_require_source_columns(def, cursor);
+	foreach(lc, def->lookups)
+		resolved = lappend(resolved, resolve_lookup(def, lfirst(lc), foreach_current_index(lc) + 1));
+	if (load_new_facts(def, &cursor, resolved, rebuild, &counts))
+		return counts;
 
 	stage = stage_create(cursor, def->name);
 	progress_log("Loading data");
 	counts.read = stage_load(cursor, stage);
 	source_close(cursor);
-
-	foreach(lc, def->lookups)
-	{
-		ResolvedLookup *r = resolve_lookup(def, lfirst(lc), foreach_current_index(lc) + 1);
-
-		resolved = lappend(resolved, r);
-		needed = lappend(needed, r->dimension->surrogate_key);
-	}
 	unknown = palloc0(sizeof(uint64) * Max(list_length(resolved), 1));
 
 	created = target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL);
@@ -743,18 +1224,15 @@ fact_load(EtlDefinition *def, bool rebuild)
 		catalog_forget_watermark(def);
 	target_columns = exec_table_columns(def->target_quoted);
 	stored = stored_columns(def, resolved, target_columns);
-	needed = list_concat(needed, list_concat_copy(def->degenerate_columns, def->measures));
-	needed = list_concat(needed, list_copy(def->key_columns));
-	if (def->snapshot_column)
-		needed = lappend(needed, def->snapshot_column);
-	target_require_columns(def, needed);
+	target_require_columns(def, needed_columns(def, resolved));
 	target_require_lossless(def, cursor, stage, stored, def->degenerate_columns);
 
 	foreach(lc, resolved)
 	{
 		ResolvedLookup *r = lfirst(lc);
 
-		grow_calendar(def, r, stage);
+		/* before the facts are resolved, so that they find their days */
+		grow_calendar(def, r, staged_latest_day(def, r, stage));
 		/* a calendar has no source to complete an inferred day from */
 		if (def->unmatched == UNMATCHED_ERROR)
 			refuse_unmatched(def, cursor, r, stage);

@@ -14,6 +14,8 @@
  */
 #include "pypeline.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -55,6 +57,14 @@ _PG_init(void)
 							&pypeline_max_queued_tasks,
 							100, 1, 100000,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pypeline.lookup_memory",
+							"Memory a fact load may use to hold the keys of the dimensions it looks up.",
+							"A new fact table is then filled as the source streams; a dimension too large for it is looked up by a join of the staged rows. 0 always joins.",
+							&pypeline_lookup_memory_kb,
+							262144, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pypeline");

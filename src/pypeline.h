@@ -218,6 +218,10 @@ typedef struct DirectTarget
 	List	   *constant_values;
 	List	   *key_columns;	/* a NULL in them stops the load */
 	bool		keys_ascending; /* so does a key not above the previous one */
+	/* resolved_columns take resolve's values; resolve returning false stops the load */
+	List	   *resolved_columns;
+	bool		(*resolve) (void *arg, Datum *values, bool *nulls, Datum *resolved);
+	void	   *resolve_arg;
 } DirectTarget;
 
 extern int64 stage_load_direct(SourceCursor *cursor, DirectTarget *target);
@@ -466,6 +470,19 @@ extern uint64 versions_close_deleted(EtlDefinition *def, const char *stage, cons
  * ----------------------------------------------------------------
  */
 extern char *schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *columns);
+
+/* ----------------------------------------------------------------
+ * lookup.c: a dimension's keys in memory for a fact load
+ * ----------------------------------------------------------------
+ */
+typedef struct LookupCache LookupCache;
+
+extern int	pypeline_lookup_memory_kb;
+extern LookupCache *lookup_cache_build(const char *sql, uint64 rows, int nkeys, Oid *key_types,
+									   Oid *collations, bool as_of, Size budget);
+extern Size lookup_cache_memory(LookupCache *cache);
+extern bool lookup_cache_find(LookupCache *cache, const Datum *keys, TimestampTz at, int64 *surrogate);
+extern void lookup_cache_free(LookupCache *cache);
 
 /* ----------------------------------------------------------------
  * fact.c: fact loads

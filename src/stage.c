@@ -188,6 +188,7 @@ typedef enum DirectFill
 {
 	FILL_SOURCE,				/* the cursor's column source_column */
 	FILL_NUMBER,				/* the row's number */
+	FILL_RESOLVED,				/* the target's resolve, its value source_column */
 	FILL_CONSTANT				/* value/isnull */
 } DirectFill;
 
@@ -246,6 +247,11 @@ plan_direct_columns(Relation rel, SourceCursor *cursor, DirectTarget *target, Di
 			if (att->atttypid != INT8OID || att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
 				return false;
 			c->fill = FILL_NUMBER;
+		}
+		else if ((i = string_list_position(target->resolved_columns, name)) >= 0)
+		{
+			c->fill = FILL_RESOLVED;
+			c->source_column = i;
 		}
 		else if ((i = string_list_position(target->constant_columns, name)) >= 0)
 		{
@@ -352,8 +358,9 @@ key_ascends(DirectKey *keys, int nkeys, Datum *values, bool first, MemoryContext
  * Streams the cursor's rows into a table created in this transaction that
  * needs no merge (see DirectTarget), then rebuilds its indexes; returns the
  * row count.  Returns -1, having written what it had read so far, when it
- * stops at a NULL or non-ascending key or a NULL for a NOT NULL column, or
- * refuses the table: the caller rolls back and loads another way.
+ * stops at a NULL or non-ascending key, a row resolve refuses or a NULL for
+ * a NOT NULL column, or refuses the table: the caller rolls back and loads
+ * another way.
  */
 int64
 stage_load_direct(SourceCursor *cursor, DirectTarget *target)
@@ -365,6 +372,7 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 	DirectKey  *keys = NULL;
 	Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 	bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
+	Datum	   *resolved = palloc(sizeof(Datum) * Max(list_length(target->resolved_columns), 1));
 	List	   *indexes = RelationGetIndexList(rel);
 	char		persistence = rel->rd_rel->relpersistence;
 	MemoryContext key_context = AllocSetContextCreate(CurrentMemoryContext,
@@ -397,6 +405,8 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 				stopped = nulls[keys[k].source_column];
 			if (!stopped && target->keys_ascending)
 				stopped = !key_ascends(keys, nkeys, values, w.rows == 0, key_context);
+			if (!stopped && target->resolve)
+				stopped = !target->resolve(target->resolve_arg, values, nulls, resolved);
 			for (int a = 0; a < natts && !stopped; a++)
 			{
 				DirectColumn *c = &columns[a];
@@ -411,6 +421,10 @@ stage_load_direct(SourceCursor *cursor, DirectTarget *target)
 						break;
 					case FILL_NUMBER:
 						slot->tts_values[a] = Int64GetDatum(target->first_number + (int64) w.rows);
+						slot->tts_isnull[a] = false;
+						break;
+					case FILL_RESOLVED:
+						slot->tts_values[a] = resolved[c->source_column];
 						slot->tts_isnull[a] = false;
 						break;
 					case FILL_CONSTANT:
