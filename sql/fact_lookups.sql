@@ -106,3 +106,11 @@ SELECT message FROM pypeline.run_log ORDER BY id DESC LIMIT 1;
 RESET pypeline.lookup_memory;
 
 SELECT * FROM check_all();
+
+DROP TABLE l_sale_fact, l_sale_by_day_fact, l_no_sale_fact, l_customer_dim, l_product_dim, l_day_dim, l_growing_day_dim;
+DELETE FROM pypeline.fact;
+DELETE FROM pypeline.dimension;
+DELETE FROM pypeline.watermark;
+DELETE FROM pypeline.run_log;
+DROP FUNCTION both_paths(text, text);
+\! bash regress/mysql-exec.sh -e "DROP TABLE l_customers, l_products, l_sales"

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fact.c
- *		Fact loads: source rows staged, natural keys resolved to surrogate
- *		keys by one set-based INSERT ... SELECT with a LEFT JOIN per lookup.
+ *		Fact loads: natural keys resolved to surrogate keys, from memory as
+ *		the source streams into a new table (load_new_facts), otherwise by
+ *		one set-based INSERT ... SELECT of staged rows with a LEFT JOIN per
+ *		lookup.
  *
  * A lookup into a type 2 dimension picks the version valid at the fact's
  * event time ([valid_from, valid_to)), so late facts get the version of
@@ -11,8 +13,8 @@
  * error, per definition.  Incremental facts read only source rows past the
  * saved watermark, which is saved in the same transaction as the rows.
  *
- * Calls catalog.c, source.c, stage.c, target.c, members.c, execute.c, deparse.c,
- * convert.c, privilege.c and progress.c.
+ * Calls catalog.c, source.c, stage.c, target.c, members.c, lookup.c, execute.c,
+ * deparse.c, convert.c, privilege.c, progress.c and pypeline.c (its settings).
  *
  *-------------------------------------------------------------------------
  */

@@ -15,7 +15,7 @@
  * join would match a fact twice (a key given twice, versions that
  * overlap): the caller then joins, as it always did.
  *
- * Calls execute.c.
+ * Calls nothing else in pypeline.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,11 +24,10 @@
 #include "access/transam.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
-
-int			pypeline_lookup_memory_kb = 262144;
 
 #define PROBE_MEMBER PG_UINT32_MAX	/* the key being looked up, not a member */
 
@@ -133,8 +132,10 @@ add_version(LookupCache *cache, Datum *keys, int64 surrogate, TimestampTz from, 
 	{
 		uint32		m = cache->nmembers++;
 
+		/* a table's value may be compressed or toasted: keep it whole */
 		for (int k = 0; k < cache->nkeys; k++)
-			cache->member_keys[(Size) m * cache->nkeys + k] =
+			cache->member_keys[(Size) m * cache->nkeys + k] = cache->typlens[k] == -1 ?
+				PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(keys[k]))) :
 				datumCopy(keys[k], cache->typbyvals[k], cache->typlens[k]);
 		entry->member = m;
 		cache->member_head[m] = PROBE_MEMBER;

@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 int			pypeline_default_fetch_size = 10000;
 int			pypeline_max_parallel_etls = 4;
 int			pypeline_max_queued_tasks = 100;
+int			pypeline_lookup_memory_kb = 262144;
 
 void		_PG_init(void);
 

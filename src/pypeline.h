@@ -477,7 +477,6 @@ extern char *schema_reconcile(EtlDefinition *def, SourceCursor *cursor, List *co
  */
 typedef struct LookupCache LookupCache;
 
-extern int	pypeline_lookup_memory_kb;
 extern LookupCache *lookup_cache_build(const char *sql, uint64 rows, int nkeys, Oid *key_types,
 									   Oid *collations, bool as_of, Size budget);
 extern Size lookup_cache_memory(LookupCache *cache);
@@ -583,6 +582,7 @@ extern char *task_subtask_results(Task *parent);
 extern int	pypeline_default_fetch_size;
 extern int	pypeline_max_parallel_etls;
 extern int	pypeline_max_queued_tasks;
+extern int	pypeline_lookup_memory_kb;
 extern void worker_init(BackgroundWorker *worker, const char *function, const char *type, Datum main_arg);
 
 #endif							/* PYPELINE_H */
