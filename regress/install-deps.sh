@@ -27,9 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "run 'make check' as root once, or: sudo apt-get install ${missing[*]}" >&2
 	exit 1
 fi
-echo "installing: ${missing[*]}"
+echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+apt-get update -qq >&2
 # policy-rc.d keeps the packaged services from starting: tests start their own servers.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
