@@ -86,6 +86,8 @@ start_mariadb() {
 }
 
 # Starts mariadbd on the existing data dir (also after a fault test killed it).
+# The binary log is on, row-based with full row images, as change data
+# capture needs it (doc/design.md, "Change data capture").
 run_mariadb() {
 	as_server_user mariadbd --no-defaults --datadir="$PYPELINE_TMP/mysql" \
 		--socket="$MYSQL_SOCK" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
@@ -94,6 +96,8 @@ run_mariadb() {
 		--innodb-flush-log-at-trx-commit=2 --max-connections=200 \
 		--ssl-ca="$PYPELINE_TMP/ssl/ca.pem" --ssl-cert="$PYPELINE_TMP/ssl/server-cert.pem" \
 		--ssl-key="$PYPELINE_TMP/ssl/server-key.pem" \
+		--server-id=1 --log-bin="$PYPELINE_TMP/mysql/binlog" --binlog-format=ROW \
+		--binlog-row-image=FULL \
 		>>"$PYPELINE_TMP/mysql.log" 2>&1 &
 	disown
 	local i

@@ -531,6 +531,54 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pypeline.test_fact_source IS
 'Reads every active fact source (read-only on both sides), checks the columns its definition names, and reports ok or the error';
 
+-- What reading a server's binary log needs, checked with the caller's own
+-- user mapping (doc/design.md, "Change data capture").  Privileges granted
+-- through a MySQL role are not seen by information_schema.USER_PRIVILEGES.
+CREATE FUNCTION pypeline.capture_requirements(server name)
+RETURNS TABLE (requirement text, met boolean, detail text)
+LANGUAGE plpgsql STRICT AS $$
+DECLARE
+	setting record;
+	privileges text[];
+	mariadb boolean;
+BEGIN
+	SELECT * INTO setting FROM pypeline.query(server,
+		'SELECT IF(@@log_bin, ''ON'', ''OFF''), @@binlog_format, @@binlog_row_image, @@version')
+		AS t(log_bin text, binlog_format text, binlog_row_image text, version text);
+	privileges := ARRAY(SELECT p.privilege FROM pypeline.query(server,
+		'SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES') AS p(privilege text));
+	mariadb := setting.version ILIKE '%mariadb%';
+	requirement := 'log_bin';
+	met := setting.log_bin = 'ON';
+	detail := CASE WHEN met THEN 'the binary log is on'
+	               ELSE 'the binary log is off: start the server with --log-bin' END;
+	RETURN NEXT;
+	requirement := 'binlog_format = ROW';
+	met := upper(setting.binlog_format) = 'ROW';
+	detail := format('binlog_format is %s%s', setting.binlog_format,
+	                 CASE WHEN met THEN '' ELSE ': SET GLOBAL binlog_format = ''ROW'' (and in the server''s configuration)' END);
+	RETURN NEXT;
+	requirement := 'binlog_row_image = FULL';
+	met := upper(setting.binlog_row_image) = 'FULL';
+	detail := format('binlog_row_image is %s%s', setting.binlog_row_image,
+	                 CASE WHEN met THEN '' ELSE ': SET GLOBAL binlog_row_image = ''FULL'' (and in the server''s configuration)' END);
+	RETURN NEXT;
+	requirement := 'REPLICATION SLAVE privilege';
+	met := privileges && '{REPLICATION SLAVE,REPLICATION REPLICA}';
+	detail := CASE WHEN met THEN 'the account may read the binary log'
+	               ELSE 'the account may not read the binary log: GRANT REPLICATION SLAVE ON *.* TO it' END;
+	RETURN NEXT;
+	IF mariadb THEN
+		requirement := 'BINLOG MONITOR privilege';
+		met := privileges && '{BINLOG MONITOR,SUPER}';
+		detail := CASE WHEN met THEN 'the account may see the binary log''s coordinates'
+		               ELSE 'the account may not see the binary log''s coordinates: GRANT BINLOG MONITOR ON *.* TO it' END;
+		RETURN NEXT;
+	END IF;
+END $$;
+COMMENT ON FUNCTION pypeline.capture_requirements(name) IS
+'Whether a pypeline_mysql server and the caller''s account there can be read for change data capture, and what to change if not';
+
 -- Running ETLs, from the activity text and COPY-style progress they report.
 CREATE VIEW pypeline.progress AS
 	SELECT a.pid, a.usename AS run_by, m[1] AS etl_type, m[2] AS etl_name, m[3] AS target,

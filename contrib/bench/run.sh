@@ -461,6 +461,9 @@ check_facts() {	# scenario name
 	echo "$name (count|sum amount|sum user id|sum b id|sum days|sum user version|unknown keys):"
 	echo "   loaded: $got"
 	echo "   source: $want"
+	# whether the lookups streamed (fact.c says why when they did not)
+	echo "   run log: $(bench_psql -c "SELECT coalesce(message, 'lookups resolved while streaming') FROM pypeline.run_log
+		WHERE etl_name = 'bench_event' ORDER BY id DESC LIMIT 1")"
 	CHECK_OF[$name]=ok
 	if [ "$got" != "$want" ]; then
 		mismatch "$name: $got, source says $want"
