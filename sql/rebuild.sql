@@ -24,6 +24,9 @@ COMMENT ON COLUMN rb_sale_fact.qty IS 'units sold';
 CREATE TEMP TABLE kept AS
 	SELECT c.oid AS relid, c.relname, c.relacl::text AS acl, obj_description(c.oid, 'pg_class') AS comment
 	FROM pg_class c WHERE c.relname IN ('rb_product_dim', 'rb_sale_fact', 'rb_sales_by_product');
+CREATE TEMP TABLE kept_indexes AS
+	SELECT indexrelid AS indexid, indrelid::regclass::text AS tab FROM pg_index
+	WHERE indrelid IN ('rb_product_dim'::regclass, 'rb_sale_fact'::regclass);
 
 -- the source changes: a renamed product (a new version), a new product and sale
 \! bash regress/mysql-exec.sh -e "UPDATE rb_product SET name = 'ink, black' WHERE id = 2; INSERT INTO rb_product VALUES (4, 'clip', 0.10); INSERT INTO rb_sale VALUES (5, 4, 100)"
@@ -35,6 +38,12 @@ SELECT k.relname, c.oid = k.relid AS same_table, c.relacl::text = k.acl AS same_
 FROM kept k JOIN pg_class c ON c.relname = k.relname ORDER BY 1;
 SELECT col_description('rb_sale_fact'::regclass, attnum) FROM pg_attribute
 WHERE attrelid = 'rb_sale_fact'::regclass AND attname = 'qty';
+-- the same indexes, rebuilt with the rows and valid; none added by the rebuild
+SELECT i.indrelid::regclass AS tab, count(*) AS indexes, bool_and(k.indexid IS NOT NULL) AS same_indexes,
+       bool_and(i.indisvalid) AS valid
+FROM pg_index i LEFT JOIN kept_indexes k ON k.indexid = i.indexrelid
+WHERE i.indrelid IN ('rb_product_dim'::regclass, 'rb_sale_fact'::regclass) GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS indexes_before FROM kept_indexes;
 -- the rows are the source's, seen through the view by the reader
 SET ROLE regress_rb_reader;
 SELECT * FROM rb_sales_by_product ORDER BY name;
