@@ -25,7 +25,7 @@ CREATE TEMP TABLE kept AS
 	SELECT c.oid AS relid, c.relname, c.relacl::text AS acl, obj_description(c.oid, 'pg_class') AS comment
 	FROM pg_class c WHERE c.relname IN ('rb_product_dim', 'rb_sale_fact', 'rb_sales_by_product');
 CREATE TEMP TABLE kept_indexes AS
-	SELECT indexrelid AS indexid, indrelid::regclass::text AS tab FROM pg_index
+	SELECT indexrelid AS indexid FROM pg_index
 	WHERE indrelid IN ('rb_product_dim'::regclass, 'rb_sale_fact'::regclass);
 
 -- the source changes: a renamed product (a new version), a new product and sale
