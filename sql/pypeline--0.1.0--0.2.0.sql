@@ -33,7 +33,10 @@ ALTER TABLE pypeline.dimension ALTER COLUMN owner SET NOT NULL, ALTER COLUMN tar
 	ALTER COLUMN target_table SET NOT NULL,
 	ADD CHECK (generator IS NULL OR (first_date >= '0001-01-01' AND
 	                                 (last_date IS NULL OR (last_date <= '9999-12-31' AND first_date <= last_date)))),
-	ADD CHECK (beginning_of_time < end_of_time);
+	ADD CHECK (beginning_of_time < end_of_time),
+	ADD COLUMN capture text CHECK (capture IN ('binlog')),
+	ADD CONSTRAINT dimension_capture_source CHECK (capture IS NULL OR
+		(generator IS NULL AND incremental_column IS NULL AND change_date_column IS NULL));
 
 ALTER TABLE pypeline.fact ADD COLUMN owner regrole, ADD COLUMN target_schema name, ADD COLUMN target_table name,
 	ADD COLUMN key_columns text[] NOT NULL DEFAULT '{}',
@@ -172,7 +175,8 @@ CREATE FUNCTION pypeline.define_dimension(
 	deletes text DEFAULT 'ignore',
 	max_closed_fraction numeric DEFAULT 0.2,
 	schema_changes text DEFAULT 'fail',
-	incremental_column text DEFAULT NULL)
+	incremental_column text DEFAULT NULL,
+	capture text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -238,6 +242,20 @@ BEGIN
 		RAISE EXCEPTION 'beginning_of_time must be before end_of_time'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF capture IS NOT NULL THEN
+		PERFORM pypeline._check_choice('capture', capture, '{binlog}');
+		IF incremental_column IS NOT NULL OR change_date_column IS NOT NULL THEN
+			RAISE EXCEPTION 'capture => ''binlog'' takes the changes and their times from the binary log, not from incremental_column or change_date_column'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the log has a table's rows: the source must be that table's columns, no more
+		IF source_sql !~* '^\s*select\s+(?:(?!\m(from|select)\M).)+\s+from\s+[`"]?[\w$]+[`"]?(\.[`"]?[\w$]+[`"]?)?\s*(order\s+by\s+[\w$`", ]+)?;?\s*$' THEN
+			RAISE EXCEPTION 'the source of a captured dimension must read one table: SELECT columns FROM table'
+				USING ERRCODE = 'feature_not_supported',
+				      DETAIL = 'The binary log holds the rows of tables, so capture follows only a source that selects columns of one table, without WHERE, JOIN, GROUP BY or subqueries.',
+				      HINT = 'Select the columns (renamed as need be) of one table: SELECT id AS customer_id, email FROM customers.';
+		END IF;
+	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(
 		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
 		'natural_key', natural_key, 'surrogate_key', coalesce(surrogate_key, name || '_key'),
@@ -247,7 +265,7 @@ BEGIN
 		'on_bad_key', on_bad_key, 'column_rules', coalesce(column_rules, '{}'),
 		'deletes', deletes, 'max_closed_fraction', max_closed_fraction,
 		'schema_changes', schema_changes, 'incremental_column', incremental_column,
-		'generator', NULL, 'first_date', NULL, 'last_date', NULL));
+		'generator', NULL, 'first_date', NULL, 'last_date', NULL, 'capture', capture));
 END $$;
 
 COMMENT ON FUNCTION pypeline.define_dimension IS

@@ -439,6 +439,8 @@ pypeline_disconnect(SourceConnection *conn)
 	MemoryContext cxt = GetMemoryChunkContext(conn);
 
 	dlist_delete(&conn->node);
+	if (conn->before_close)
+		conn->before_close(conn->before_close_arg);
 	if (conn->busy && conn->thread_id != 0)
 		kill_running_statement(conn);
 	if (conn->result)

@@ -152,6 +152,9 @@ convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field, const SourceOptions
 
 	memset(cc, 0, sizeof(*cc));
 	cc->name = pstrdup(field->name ? field->name : "");
+	cc->table_column = pstrdup(field->org_name ? field->org_name : "");
+	cc->table = pstrdup(field->org_table ? field->org_table : "");
+	cc->database = pstrdup(field->db ? field->db : "");
 	/* MariaDB flags TIMESTAMP and YEAR unsigned too; only numbers say so */
 	cc->mysql_type = psprintf("%s%s", mysql_base_type_name(field),
 							  is_unsigned && IS_NUM(field->type) &&

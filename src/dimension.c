@@ -514,17 +514,22 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 
 /*
  * Opens a dimension's source and checks that it returns the columns the
- * definition names; *attributes gets the columns stored as attributes.
+ * definition names; *attributes gets the columns stored as attributes.  A
+ * captured dimension's read also gives the binary log coordinates of its
+ * snapshot (*snapshot), which the run stores with the rows.
  */
 static SourceCursor *
-open_dimension_source(EtlDefinition *def, bool incremental, List **attributes)
+open_dimension_source(EtlDefinition *def, bool incremental, List **attributes, char **snapshot)
 {
 	SourceCursor *cursor;
+	char	   *sql = source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+										def->watermark);
 
 	progress_log("Executing source query for dimension %s", def->target);
-	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
-												   def->watermark),
-						 "dimension", def->name);
+	if (def->capture_binlog)
+		cursor = source_open_snapshot(def->server, sql, "dimension", def->name, snapshot);
+	else
+		cursor = source_open(def->server, sql, "dimension", def->name);
 	dimension_require_source_columns(def, cursor);
 	*attributes = attribute_columns(def, cursor);
 	return cursor;
@@ -686,10 +691,14 @@ load_changes(EtlDefinition *def, SourceCursor *cursor, List *attributes, bool re
 	return SHORTCUT_LOADED;
 }
 
+static LoadCounts load_captured_changes(EtlDefinition *def);
+
 /*
- * A dimension's rows: a new target straight from the source when it can,
- * a rerun through the rows that changed when it can, otherwise through a
- * staging table of the whole source (load_staged).
+ * A dimension's rows: the binary log's changes since the last run for a
+ * captured dimension that has had its snapshot; otherwise a new target
+ * straight from the source when it can, a rerun through the rows that
+ * changed when it can, or else through a staging table of the whole
+ * source (load_staged).
  */
 static LoadCounts
 load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
@@ -699,25 +708,102 @@ load_dimension_rows(EtlDefinition *def, bool rebuild, bool facts_rebuilt_too)
 	SourceCursor *cursor;
 	List	   *attributes;
 	ShortcutOutcome outcome;
+	char	   *snapshot = NULL;
 
 	if (def->is_calendar)
 		return date_dimension_load(def, rebuild, facts_rebuilt_too);
+	if (def->capture_binlog && def->watermark && !rebuild && OidIsValid(target_open(def)))
+		return load_captured_changes(def);
 	incremental = def->incremental_column && def->watermark && !rebuild && OidIsValid(target_open(def));
-	cursor = open_dimension_source(def, incremental, &attributes);
+	cursor = open_dimension_source(def, incremental, &attributes, &snapshot);
 	outcome = load_new_target(def, cursor, attributes, rebuild, facts_rebuilt_too, &counts);
 	if (outcome == SHORTCUT_UNSUITED)
 		outcome = load_changes(def, cursor, attributes, rebuild, incremental, &counts);
-	switch (outcome)
-	{
-		case SHORTCUT_LOADED:
-			return counts;
-		case SHORTCUT_UNDONE:
-			cursor = open_dimension_source(def, incremental, &attributes);
-			break;
-		case SHORTCUT_UNSUITED:
-			break;
-	}
-	return load_staged(def, cursor, attributes, rebuild, facts_rebuilt_too, incremental);
+	if (outcome == SHORTCUT_UNDONE)
+		cursor = open_dimension_source(def, incremental, &attributes, &snapshot);
+	if (outcome != SHORTCUT_LOADED)
+		counts = load_staged(def, cursor, attributes, rebuild, facts_rebuilt_too, incremental);
+	/* the next run reads the log from where this snapshot is */
+	if (def->capture_binlog)
+		catalog_save_watermark(def, snapshot);
+	return counts;
+}
+
+/*
+ * A captured dimension's rerun: the changes of its table since the stored
+ * coordinates, staged in log order (source_open_changes), merged like an
+ * incremental source with history whose change dates are the events'
+ * times: every update of a type 2 member is a version.  A member whose
+ * last change is a delete is closed at the delete's time when the
+ * definition keeps deletes (deletes => 'invalidate' or 'new_record'); the
+ * run log counts deletes it ignores, and members deleted and inserted
+ * again between two runs, whose absence no version records.  A type 1 or 0
+ * dimension takes each member's last row.  The new coordinates are saved
+ * with the rows.
+ */
+static LoadCounts
+load_captured_changes(EtlDefinition *def)
+{
+	SourceCursor *cursor;
+	List	   *attributes;
+	char	   *stage;
+	char	   *gone;
+	char	   *key = deparse_columns(def->natural_key, NULL);
+	char	   *stop;
+	uint64		read;
+	uint64		deletes;
+	uint64		reinserted;
+	StringInfoData message;
+	LoadCounts	counts;
+
+	progress_log("Reading the binary log of dimension %s from %s", def->target, def->watermark);
+	cursor = source_open_changes(def->server, def->source_sql, "dimension", def->name, def->watermark,
+								 def->natural_key);
+	dimension_require_source_columns(def, cursor);
+	attributes = string_list_difference(attribute_columns(def, cursor),
+										list_make2(COL_EVENT_TIME, COL_CHANGE_DELETED));
+	stage = stage_create(cursor, def->name);
+	read = stage_load(cursor, stage);
+	stop = cursor->stop;
+	source_close(cursor);
+
+	gone = psprintf("%s_gone", stage);
+	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.%s ON COMMIT DROP AS "
+					  "SELECT %s, " COL_EVENT_TIME " AS pypeline_closed_at FROM ("
+					  "  SELECT DISTINCT ON (%s) * FROM pg_temp.%s ORDER BY %s, " COL_EVENT_TIME " DESC) s "
+					  "WHERE " COL_CHANGE_DELETED " = 1",
+					  gone, key, key, stage, key),
+			 SPI_OK_UTILITY);
+	deletes = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s", gone));
+	reinserted = exec_count(psprintf("SELECT count(DISTINCT (%s)) FROM pg_temp.%s s "
+									 "WHERE " COL_CHANGE_DELETED " = 1 AND (%s) NOT IN (SELECT %s FROM pg_temp.%s)",
+									 key, stage, key, key, gone));
+	exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE_DELETED " = 1", stage), SPI_OK_DELETE);
+	exec_sql(psprintf("ALTER TABLE pg_temp.%s DROP COLUMN " COL_CHANGE_DELETED, stage), SPI_OK_UTILITY);
+	if (def->scd_type == 2)
+		def->change_date_column = COL_EVENT_TIME;
+	else
+		exec_sql(psprintf("DELETE FROM pg_temp.%s s USING pg_temp.%s n WHERE %s AND n." COL_EVENT_TIME
+						  " > s." COL_EVENT_TIME,
+						  stage, stage, deparse_join(def->natural_key, "s", def->natural_key, "n")),
+				 SPI_OK_DELETE);
+	exec_sql(psprintf("ANALYZE pg_temp.%s", stage), SPI_OK_UTILITY);
+
+	counts = merge_stage(def, cursor, attributes, stage, def->deletes != DELETES_IGNORE ? gone : NULL,
+						 false, false, false, read);
+	initStringInfo(&message);
+	if (counts.message)
+		appendStringInfoString(&message, counts.message);
+	if (deletes > 0 && def->deletes == DELETES_IGNORE)
+		appendStringInfo(&message, "%s%llu member%s deleted in the source kept (deletes => 'ignore')",
+						 message.len > 0 ? "; " : "", (unsigned long long) deletes, deletes == 1 ? "" : "s");
+	if (reinserted > 0)
+		appendStringInfo(&message, "%s%llu member%s deleted and inserted again since the last run: no version records the absence",
+						 message.len > 0 ? "; " : "", (unsigned long long) reinserted, reinserted == 1 ? "" : "s");
+	counts.message = message.len > 0 ? message.data : NULL;
+	stage_drop(gone);
+	catalog_save_watermark(def, stop);
+	return counts;
 }
 
 /* The whole source into staging, then merge_stage. */

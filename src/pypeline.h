@@ -97,6 +97,8 @@ typedef struct SourceConnection
 	bool		busy;			/* a statement is running or its rows unread */
 	SubTransactionId subxid;	/* opened in this (sub)transaction */
 	dlist_node	node;			/* in the list of open connections */
+	void		(*before_close) (void *arg);	/* frees what uses the connection */
+	void	   *before_close_arg;
 } SourceConnection;
 
 extern SourceConnection *pypeline_connect(SourceOptions *options);
@@ -154,6 +156,9 @@ typedef struct ColumnConverter
 	FmgrInfo	result_input;
 	Oid			result_ioparam;
 	unsigned int bit_length;	/* BIT(n) */
+	char	   *table_column;	/* the table column it reads, "" for an expression */
+	char	   *table;			/* and its table and database, "" if none */
+	char	   *database;
 } ColumnConverter;
 
 extern void convert_init_column(ColumnConverter *cc, MYSQL_FIELD *field,
@@ -164,9 +169,51 @@ extern Datum convert_value(ColumnConverter *cc, const SourceOptions *options,
 extern char *convert_mapped_type_name(ColumnConverter *cc);
 
 /* ----------------------------------------------------------------
- * source.c: streaming a MySQL query
+ * binlog.c: one table's row changes from the binary log
  * ----------------------------------------------------------------
  */
+typedef struct BinlogReader BinlogReader;
+
+typedef enum BinlogChangeKind
+{
+	BINLOG_INSERT,
+	BINLOG_UPDATE,
+	BINLOG_DELETE
+} BinlogChangeKind;
+
+/* A changed row: its images as the text protocol's text per table column. */
+typedef struct BinlogChange
+{
+	BinlogChangeKind kind;
+	uint32		event_time;		/* seconds since 1970, as the log has it */
+	char	  **before;			/* update, delete; NULL values for NULL */
+	unsigned long *before_lengths;
+	char	  **after;			/* insert, update */
+	unsigned long *after_lengths;
+} BinlogChange;
+
+extern char *binlog_coordinates(const char *file, uint64 position);
+extern bool binlog_parse_coordinates(const char *text, char **file, uint64 *position);
+extern void binlog_check_access(SourceConnection *conn, const char *etl);
+extern char *binlog_snapshot_coordinates(SourceConnection *conn);
+extern char *binlog_current_coordinates(SourceConnection *conn);
+extern BinlogReader *binlog_open(SourceConnection *conn, const char *etl, const char *database,
+								 const char *table, const char *from, const char *to);
+extern bool binlog_before(BinlogReader *r);
+extern int	binlog_column_index(BinlogReader *r, const char *name);
+extern bool binlog_next_change(BinlogReader *r, BinlogChange *change);
+extern char *binlog_time_text(uint32 seconds, int micros);
+extern void binlog_close(BinlogReader *r);
+
+/* ----------------------------------------------------------------
+ * source.c: streaming a MySQL query, or a captured table's changes
+ * ----------------------------------------------------------------
+ */
+
+/* Columns a cursor of changes adds to the source's: when, and whether a delete. */
+#define COL_EVENT_TIME "pypeline_event_time"
+#define COL_CHANGE_DELETED "pypeline_deleted"
+
 typedef struct SourceCursor
 {
 	SourceConnection *conn;
@@ -178,10 +225,26 @@ typedef struct SourceCursor
 	const char *etl_kind;		/* for messages ("dimension", "fact"); NULL */
 	const char *etl_name;		/* outside ETL runs */
 	ErrorContextCallback errcallback;
+	/* a cursor of changes (source_open_changes) */
+	BinlogReader *binlog;
+	int			nsource;		/* the source's columns, then the two above */
+	int		   *table_columns;	/* each source column's in the table */
+	int		   *key_columns;	/* the natural key's, nkeys of them */
+	int			nkeys;
+	MemoryContext change_context;	/* the change being returned */
+	BinlogChange change;
+	int			pending;		/* 2: its before image as a delete, 1: its after image */
+	uint32		last_second;	/* changes in one second are a microsecond apart */
+	int			same_second;
+	char	   *stop;			/* coordinates the changes end at */
 } SourceCursor;
 
 extern SourceCursor *source_open(const char *server_name, const char *sql, const char *etl_kind,
 								 const char *etl_name);
+extern SourceCursor *source_open_snapshot(const char *server_name, const char *sql, const char *etl_kind,
+										  const char *etl_name, char **coordinates);
+extern SourceCursor *source_open_changes(const char *server_name, const char *sql, const char *etl_kind,
+										 const char *etl_name, const char *from, List *key);
 extern bool source_next(SourceCursor *cursor, Datum *values, bool *nulls);
 extern void source_close(SourceCursor *cursor);
 extern SourceCursor *source_describe(const char *server_name, const char *sql);
@@ -358,6 +421,7 @@ typedef struct EtlDefinition
 	char	   *beginning_of_time;
 	char	   *end_of_time;
 	bool		reject_bad_keys;	/* on_bad_key = 'reject' */
+	bool		capture_binlog; /* capture => 'binlog': reruns read the log */
 
 	/* facts */
 	List	   *lookups;		/* of FactLookup */

@@ -17,6 +17,7 @@
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 /* First words of the statements pypeline sends to MySQL. */
 static const char *const read_only_keywords[] = {
@@ -206,12 +207,14 @@ source_error_context(void *arg)
 }
 
 /*
- * Connects to the server and starts the query.  The cursor lives in the
- * current memory context; its connection is closed by source_close or, on
- * error, when the (sub)transaction ends.
+ * Connects to the server and starts the query; with "coordinates", also
+ * returns where in the binary log the query's snapshot is.  The cursor
+ * lives in the current memory context; its connection is closed by
+ * source_close or, on error, when the (sub)transaction ends.
  */
-SourceCursor *
-source_open(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name)
+static SourceCursor *
+open_query(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name,
+		   char **coordinates)
 {
 	SourceOptions *options = pypeline_get_source_options(server_name);
 	SourceCursor *cursor = palloc0(sizeof(SourceCursor));
@@ -224,7 +227,11 @@ source_open(const char *server_name, const char *sql, const char *etl_kind, cons
 	cursor->etl_name = etl_name;
 	cursor->current_column = -1;
 	cursor->conn = conn = pypeline_connect(options);
+	if (coordinates)
+		binlog_check_access(conn, etl_name);
 	pypeline_execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+	if (coordinates)
+		*coordinates = binlog_snapshot_coordinates(conn);
 
 	pypeline_send_query(conn, sql, "execute query on");
 
@@ -245,9 +252,208 @@ source_open(const char *server_name, const char *sql, const char *etl_kind, cons
 	for (int i = 0; i < cursor->ncolumns; i++)
 		convert_init_column(&cursor->columns[i], &fields[i], options);
 
+	cursor->nsource = cursor->ncolumns;
 	cursor->errcallback.callback = source_error_context;
 	cursor->errcallback.arg = cursor;
 	return cursor;
+}
+
+SourceCursor *
+source_open(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name)
+{
+	return open_query(server_name, sql, etl_kind, etl_name, NULL);
+}
+
+/* A query and the binary log coordinates of its snapshot (capture => 'binlog'). */
+
+/*
+ * The table every column of a captured source reads; a column that is an
+ * expression, or columns of two tables, cannot be followed in the log.
+ */
+static void
+captured_table(SourceCursor *cursor, const char *server_name, char **database, char **table)
+{
+	*database = *table = NULL;
+	for (int i = 0; i < cursor->ncolumns; i++)
+	{
+		ColumnConverter *cc = &cursor->columns[i];
+		const char *problem = NULL;
+
+		if (cc->table_column[0] == '\0' || cc->table[0] == '\0')
+			problem = "is not a column of a table";
+		else if (*table && (strcmp(cc->table, *table) != 0 || strcmp(cc->database, *database) != 0))
+			problem = psprintf("comes from table %s.%s, another table than %s.%s",
+							   cc->database, cc->table, *database, *table);
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of the source of ETL \"%s\" %s, which capture => 'binlog' cannot follow",
+							cc->name, cursor->etl_name, problem),
+					 errhint("A captured source selects columns of one table (renamed as need be): SELECT id AS customer_id, email FROM customers.")));
+		*database = cc->database[0] ? cc->database : pypeline_get_source_options(server_name)->dbname;
+		*table = cc->table;
+	}
+}
+
+SourceCursor *
+source_open_snapshot(const char *server_name, const char *sql, const char *etl_kind,
+					 const char *etl_name, char **coordinates)
+{
+	SourceCursor *cursor = open_query(server_name, sql, etl_kind, etl_name, coordinates);
+	char	   *database;
+	char	   *table;
+
+	/* what later runs could not follow is refused before anything is loaded */
+	captured_table(cursor, server_name, &database, &table);
+	return cursor;
+}
+
+/*
+ * A cursor over the changes of a captured source's table since the binary
+ * log coordinates "from", up to where the log ends now (cursor->stop).  Its
+ * rows are the source's columns, then the change's time (COL_EVENT_TIME,
+ * microseconds apart within one second, in log order) and whether it is a
+ * delete (COL_CHANGE_DELETED): an insert is its row, an update its new row
+ * (preceded by a delete of its old key when the natural key changed), a
+ * delete its old row.
+ */
+SourceCursor *
+source_open_changes(const char *server_name, const char *sql, const char *etl_kind,
+					const char *etl_name, const char *from, List *key)
+{
+	SourceCursor *described = source_describe(server_name, sql);
+	SourceOptions *options = pypeline_get_source_options(server_name);
+	SourceCursor *cursor = palloc0(sizeof(SourceCursor));
+	MYSQL_FIELD extra[2] = {{0}};
+	char	   *database;
+	char	   *table;
+	ListCell   *lc;
+
+	cursor->etl_kind = etl_kind;
+	cursor->etl_name = etl_name;
+	cursor->current_column = -1;
+	captured_table(described, server_name, &database, &table);
+	if (database == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the source of ETL \"%s\" reads no table, which capture => 'binlog' needs", etl_name)));
+
+	cursor->nsource = described->ncolumns;
+	cursor->ncolumns = described->ncolumns + 2;
+	cursor->columns = palloc0(sizeof(ColumnConverter) * cursor->ncolumns);
+	memcpy(cursor->columns, described->columns, sizeof(ColumnConverter) * described->ncolumns);
+	extra[0].name = COL_EVENT_TIME;
+	extra[0].type = MYSQL_TYPE_TIMESTAMP;
+	extra[0].decimals = 6;
+	extra[0].charsetnr = 63;
+	extra[1].name = COL_CHANGE_DELETED;
+	extra[1].type = MYSQL_TYPE_SHORT;
+	extra[1].length = 6;
+	extra[1].charsetnr = 63;
+	convert_init_column(&cursor->columns[cursor->nsource], &extra[0], options);
+	convert_init_column(&cursor->columns[cursor->nsource + 1], &extra[1], options);
+
+	cursor->conn = pypeline_connect(options);
+	binlog_check_access(cursor->conn, etl_name);
+	cursor->stop = binlog_current_coordinates(cursor->conn);
+	cursor->binlog = binlog_open(cursor->conn, etl_name, database, table, from, cursor->stop);
+	cursor->table_columns = palloc(sizeof(int) * cursor->nsource);
+	for (int i = 0; i < cursor->nsource; i++)
+	{
+		cursor->table_columns[i] = binlog_column_index(cursor->binlog, cursor->columns[i].table_column);
+		if (cursor->table_columns[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table %s.%s on MySQL server \"%s\" has no column \"%s\" (ETL \"%s\")",
+							database, table, server_name, cursor->columns[i].table_column, etl_name)));
+	}
+	cursor->nkeys = list_length(key);
+	cursor->key_columns = palloc(sizeof(int) * Max(cursor->nkeys, 1));
+	foreach(lc, key)
+	{
+		int			i = source_column_index(cursor, lfirst(lc));
+
+		cursor->key_columns[foreach_current_index(lc)] = i >= 0 && i < cursor->nsource ? cursor->table_columns[i] : -1;
+	}
+	cursor->change_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline captured change",
+												   ALLOCSET_DEFAULT_SIZES);
+	cursor->errcallback.callback = source_error_context;
+	cursor->errcallback.arg = cursor;
+	return cursor;
+}
+
+/* Whether an update changed the natural key (compared as the log's text). */
+static bool
+key_changed(SourceCursor *cursor)
+{
+	BinlogChange *c = &cursor->change;
+
+	for (int k = 0; k < cursor->nkeys; k++)
+	{
+		int			i = cursor->key_columns[k];
+
+		if (i < 0)
+			continue;
+		if ((c->before[i] == NULL) != (c->after[i] == NULL) ||
+			(c->before[i] && (c->before_lengths[i] != c->after_lengths[i] ||
+							  memcmp(c->before[i], c->after[i], c->before_lengths[i]) != 0)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The next row of a cursor of changes, as text per cursor column; false
+ * after the last change.
+ */
+static bool
+next_change_row(SourceCursor *cursor, char **row, unsigned long *lengths)
+{
+	char	  **image;
+	unsigned long *image_lengths;
+	bool		deleted;
+	BinlogChange *c = &cursor->change;
+	MemoryContext oldcxt;
+
+	while (cursor->pending == 0)
+	{
+		MemoryContextReset(cursor->change_context);
+		oldcxt = MemoryContextSwitchTo(cursor->change_context);
+		if (!binlog_next_change(cursor->binlog, c))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return false;
+		}
+		MemoryContextSwitchTo(oldcxt);
+		if (c->kind == BINLOG_INSERT)
+			cursor->pending = 1;
+		else if (c->kind == BINLOG_DELETE || key_changed(cursor))
+			cursor->pending = 2;
+		else
+			cursor->pending = 1;
+	}
+	deleted = cursor->pending == 2;
+	image = deleted ? c->before : c->after;
+	image_lengths = deleted ? c->before_lengths : c->after_lengths;
+	/* a delete has no after image: nothing follows it */
+	cursor->pending = deleted && c->kind != BINLOG_DELETE ? 1 : 0;
+
+	for (int i = 0; i < cursor->nsource; i++)
+	{
+		row[i] = image[cursor->table_columns[i]];
+		lengths[i] = image_lengths[cursor->table_columns[i]];
+	}
+	if (c->event_time != cursor->last_second)
+	{
+		cursor->last_second = c->event_time;
+		cursor->same_second = 0;
+	}
+	row[cursor->nsource] = binlog_time_text(c->event_time, Min(cursor->same_second, 999999));
+	cursor->same_second++;
+	row[cursor->nsource + 1] = deleted ? "1" : "0";
+	lengths[cursor->nsource] = strlen(row[cursor->nsource]);
+	lengths[cursor->nsource + 1] = 1;
+	return true;
 }
 
 /*
@@ -266,18 +472,32 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 
 	CHECK_FOR_INTERRUPTS();
 
-	MYSQL_NONBLOCKING(conn, mysql_fetch_row_start(&row, conn->result), mysql_fetch_row_cont, &row, conn->result);
-	if (row == NULL)
+	if (cursor->binlog)
 	{
-		if (mysql_errno(conn->mysql))
-			pypeline_report_mysql_error(conn, "fetch rows from");
-		conn->busy = false;
-		error_context_stack = cursor->errcallback.previous;
-		return false;
+		row = palloc(sizeof(char *) * cursor->ncolumns);
+		lengths = palloc(sizeof(unsigned long) * cursor->ncolumns);
+		if (!next_change_row(cursor, row, lengths))
+		{
+			error_context_stack = cursor->errcallback.previous;
+			return false;
+		}
+	}
+	else
+	{
+		MYSQL_NONBLOCKING(conn, mysql_fetch_row_start(&row, conn->result), mysql_fetch_row_cont, &row,
+						  conn->result);
+		if (row == NULL)
+		{
+			if (mysql_errno(conn->mysql))
+				pypeline_report_mysql_error(conn, "fetch rows from");
+			conn->busy = false;
+			error_context_stack = cursor->errcallback.previous;
+			return false;
+		}
+		lengths = mysql_fetch_lengths(conn->result);
 	}
 
 	cursor->rownum++;
-	lengths = mysql_fetch_lengths(conn->result);
 	for (int i = 0; i < cursor->ncolumns; i++)
 	{
 		cursor->current_column = i;
@@ -318,6 +538,9 @@ source_quote_literal(const char *value)
 void
 source_close(SourceCursor *cursor)
 {
+	if (cursor->binlog)
+		binlog_close(cursor->binlog);
+	cursor->binlog = NULL;
 	if (cursor->conn)
 		pypeline_disconnect(cursor->conn);
 	cursor->conn = NULL;
@@ -368,6 +591,7 @@ source_describe(const char *server_name, const char *sql)
 	cursor->columns = palloc0(sizeof(ColumnConverter) * cursor->ncolumns);
 	for (int i = 0; i < cursor->ncolumns; i++)
 		convert_init_column(&cursor->columns[i], &fields[i], options);
+	cursor->nsource = cursor->ncolumns;
 	mysql_free_result(metadata);
 	mysql_stmt_close(stmt);
 	source_close(cursor);

@@ -36,7 +36,7 @@
 #define SCD_COLUMNS COL_VALID_FROM ", " COL_VALID_TO ", " COL_VERSION ", " COL_IS_CURRENT
 
 /* Where a hard delete closes the version of pypeline_gone g it applies to. */
-#define CLOSING_INSTANT "greatest(now(), g.valid_from + interval '1 microsecond')"
+#define CLOSING_INSTANT "greatest(g.pypeline_closed_at, g.valid_from + interval '1 microsecond')"
 
 /*
  * SQL for a staged row's change instant, as "since" of a new version.
@@ -382,7 +382,9 @@ versions_merge(EtlDefinition *def, SourceCursor *cursor, const char *stage, List
  * current version is closed (invalidate) or followed by a version flagged
  * deleted (new_record).  Members already closed or deleted are left alone,
  * so reruns add nothing.  "missing_keys", when not NULL, names a table of the
- * keys missing from the source (the stage then holds only changed rows).
+ * keys missing from the source (the stage then holds only changed rows);
+ * its column pypeline_closed_at, if it has one, says when each key left
+ * (a captured delete), else they left at the load's time.
  * A run that would do this to more than
  * max_closed_fraction of the current members is refused: an empty or
  * truncated source must not wipe the dimension.  Returns the members closed.
@@ -424,10 +426,16 @@ versions_close_deleted(EtlDefinition *def, const char *stage, const char *missin
 				 errhint("ALTER TABLE %s ADD COLUMN deleted boolean NOT NULL DEFAULT false.", def->target_quoted)));
 
 	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.pypeline_gone ON COMMIT DROP AS "
-					  "SELECT t.* FROM %s t WHERE %s", def->target_quoted, gone),
+					  "SELECT t.*, %s AS pypeline_closed_at FROM %s t WHERE %s",
+					  missing_keys && string_list_member(exec_table_columns(psprintf("pg_temp.%s", missing_keys)),
+														 "pypeline_closed_at") ?
+					  psprintf("(SELECT s.pypeline_closed_at FROM pg_temp.%s s WHERE %s)", missing_keys,
+							   deparse_join(def->natural_key, "t", def->natural_key, "s")) :
+					  "now()",
+					  def->target_quoted, gone),
 			 SPI_OK_UTILITY);
 	/* never at or before the start of the version closed (one in the future) */
-	moved = exec_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= now()");
+	moved = exec_count("SELECT count(*) FROM pg_temp.pypeline_gone WHERE valid_from >= pypeline_closed_at");
 	if (moved > 0)
 		note_moved(def, counts, moved,
 				   "member left the source before its current version starts, in the future: it is closed just after that start",
