@@ -286,6 +286,20 @@ parse_members(const char *column_type)
 	return members;
 }
 
+/* A name as a MySQL string whatever the sql_mode: its bytes in hex. */
+static char *
+mysql_text_literal(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "CONVERT(UNHEX('");
+	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+		appendStringInfo(&buf, "%02X", *p);
+	appendStringInfoString(&buf, "') USING utf8mb4)");
+	return buf.data;
+}
+
 static void
 read_table_columns(BinlogReader *r)
 {
@@ -295,7 +309,7 @@ read_table_columns(BinlogReader *r)
 	char	   *sql = psprintf("SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, '') "
 							   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
 							   "ORDER BY ORDINAL_POSITION",
-							   source_quote_literal(r->database), source_quote_literal(r->table));
+							   mysql_text_literal(r->database), mysql_text_literal(r->table));
 	int			i = 0;
 
 	pypeline_send_query(conn, sql, "read the columns of a captured table on");

@@ -14,7 +14,8 @@
  *   services       catalog.c (definitions, watermarks), task.c (task
  *                  states), runlog.c, target.c (target tables), members.c
  *                  (unknown and inferred members), stage.c (staging and
- *                  direct writes), source.c (MySQL queries), execute.c
+ *                  direct writes), source.c (MySQL queries), binlog.c
+ *                  (a table's changes in the binary log), execute.c
  *                  (running generated SQL), deparse.c (SQL text)
  *   ground         connection.c, convert.c, options.c, privilege.c,
  *                  progress.c, pypeline.c (settings)
