@@ -586,9 +586,13 @@ next_rows_event(BinlogReader *r)
 	while (binlog_before(r))
 	{
 		MARIADB_RPL_EVENT *ev;
+		MARIADB_RPL_EVENT *previous;
 
 		CHECK_FOR_INTERRUPTS();
-		ev = mariadb_rpl_fetch(r->rpl, r->event);
+		/* the library reuses the event, and frees it when the fetch fails */
+		previous = r->event;
+		r->event = NULL;
+		ev = mariadb_rpl_fetch(r->rpl, previous);
 		if (ev == NULL)
 		{
 			if (mysql_errno(r->conn->mysql) == CR_BINLOG_END_OF_DUMP || mysql_errno(r->conn->mysql) == 0)

@@ -35,7 +35,6 @@ if ! t_setup_db; then
 	t_not_ok "backend_killed: set-up"
 	exit 1
 fi
-LOG=$PYPELINE_TMP/postgres.log
 ROWS=300000
 
 # tb_ctl.v picks the source's version: 1 'name<id>', 2 'renamed<id>'; with
@@ -71,40 +70,6 @@ state() {
 before=$(state)
 keys_before=$(t_checksum "(SELECT tb_dim_key, id FROM tb_dim)")
 
-t_pg_up() {
-	[ "$(timeout -k 2 10 psql -X -At -d postgres -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ]
-}
-
-# crash_kill LABEL PID: kills the process with SIGKILL and waits (bounded)
-# until the postmaster has reinitialized and accepts connections again.
-crash_kill() {
-	local label=$1 pid=$2 offset postmaster killed_at deadline new_log
-	offset=$(stat -c %s "$LOG")
-	postmaster=$(head -1 "$PYPELINE_TMP/pg/postmaster.pid")
-	kill -9 "$pid"
-	killed_at=$(t_now_ms)
-	deadline=$((killed_at + 60000))
-	while :; do
-		new_log=$(tail -c +$((offset + 1)) "$LOG")
-		if printf '%s\n' "$new_log" | grep -q "database system is ready to accept connections" && t_pg_up; then
-			break
-		fi
-		if [ "$(t_now_ms)" -ge "$deadline" ]; then
-			t_not_ok "backend_killed: $label: the server accepts connections within 60 s of the kill"
-			printf '%s\n' "$new_log" | tail -20 | t_diag
-			return 1
-		fi
-		sleep 0.1
-	done
-	t_ok "backend_killed: $label: the server accepts connections again ($(($(t_now_ms) - killed_at)) ms after the kill)"
-	t_like "$new_log" "\\(PID $pid\\) was terminated by signal 9" \
-		"backend_killed: $label: the postmaster saw the process killed"
-	t_like "$new_log" "all server processes terminated; reinitializing" \
-		"backend_killed: $label: and reinitialized (crash recovery)"
-	t_is "$(head -1 "$PYPELINE_TMP/pg/postmaster.pid")" "$postmaster" \
-		"backend_killed: $label: the same postmaster runs"
-}
-
 # after_sync_kill LABEL OUTFILE: checks the killed call and the state it left
 after_sync_kill() {
 	local label=$1 out=$2 failures
@@ -130,7 +95,7 @@ t_bg "$T_WORK/stream.out" t_killed_stream "SELECT * FROM pypeline.process_etl('t
 if t_wait_mysql_query "%FROM tb_src%" 60 "User sleep"; then
 	pid=$(t_backend_pid t_killed_stream)
 	if [ -n "$pid" ]; then
-		crash_kill "killed while the source streams" "$pid"
+		t_crash_kill backend_killed "killed while the source streams" "$pid"
 		after_sync_kill "killed while the source streams" "$T_WORK/stream.out"
 	else
 		t_not_ok "backend_killed: the backend of the streaming load was found"
@@ -152,7 +117,7 @@ if t_wait_sql 60 "SELECT EXISTS (SELECT 1 FROM pypeline.progress WHERE etl_name 
 	pid=$(t_backend_pid t_killed_write)
 	sleep 0.2
 	if [ -n "$pid" ]; then
-		crash_kill "killed while it writes the target" "$pid"
+		t_crash_kill backend_killed "killed while it writes the target" "$pid"
 		after_sync_kill "killed while it writes the target" "$T_WORK/write.out"
 	else
 		t_not_ok "backend_killed: the backend of the load writing its target was found"
@@ -180,7 +145,7 @@ if t_wait_sql 30 "SELECT state = 'STARTED' FROM pypeline.task WHERE id = $task" 
 	# give the WAL writer time, or the restart could undo it)
 	sleep 1
 	pid=$(t_sql "SELECT worker_pid FROM pypeline.task WHERE id = $task")
-	crash_kill "a task's worker killed" "$pid"
+	t_crash_kill backend_killed "a task's worker killed" "$pid"
 	start=$(t_now_ms)
 	t_is "$(t_sql "SELECT pypeline.wait($task, '30 seconds')" 2>&1)" FAILURE \
 		"backend_killed: wait reports the killed worker's task FAILURE"
@@ -212,7 +177,7 @@ if t_wait_sql 30 "SELECT count(*) = 2 FROM pypeline.task WHERE parent_id = $pare
 	sleep 1
 	t_diag "$(t_sql "SELECT string_agg(arguments ->> 'name' || ' ' || state, ', ' ORDER BY id) FROM pypeline.task WHERE parent_id = $parent")"
 	pid=$(t_sql "SELECT worker_pid FROM pypeline.task WHERE id = $parent")
-	crash_kill "a parallel refresh's coordinator killed" "$pid"
+	t_crash_kill backend_killed "a parallel refresh's coordinator killed" "$pid"
 	t_is "$(t_sql "SELECT pypeline.wait($parent, '30 seconds')" 2>&1)" FAILURE \
 		"backend_killed: wait reports the killed refresh FAILURE"
 	t_is "$(t_sql "SELECT count(*) FROM pypeline.task WHERE (id = $parent OR parent_id = $parent)

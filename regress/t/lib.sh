@@ -325,3 +325,38 @@ t_crashes_since() {
 	tail -c +"$(($1 + 1))" "$PYPELINE_TMP/postgres.log" |
 		grep -E 'terminated by signal|was terminated by exception|server process .* exited with exit code [^0]|terminating any other active server processes'
 }
+
+t_pg_up() {
+	[ "$(timeout -k 2 10 psql -X -At -d postgres -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ]
+}
+
+# t_crash_kill TEST LABEL PID: kills the backend with SIGKILL and waits
+# (bounded) until the postmaster has reinitialized and accepts connections
+# again; TEST and LABEL name the checks.
+t_crash_kill() {
+	local test=$1 label=$2 pid=$3 log=$PYPELINE_TMP/postgres.log offset postmaster killed_at deadline new_log
+	offset=$(stat -c %s "$log")
+	postmaster=$(head -1 "$PYPELINE_TMP/pg/postmaster.pid")
+	kill -9 "$pid"
+	killed_at=$(t_now_ms)
+	deadline=$((killed_at + 60000))
+	while :; do
+		new_log=$(tail -c +$((offset + 1)) "$log")
+		if printf '%s\n' "$new_log" | grep -q "database system is ready to accept connections" && t_pg_up; then
+			break
+		fi
+		if [ "$(t_now_ms)" -ge "$deadline" ]; then
+			t_not_ok "$test: $label: the server accepts connections within 60 s of the kill"
+			printf '%s\n' "$new_log" | tail -20 | t_diag
+			return 1
+		fi
+		sleep 0.1
+	done
+	t_ok "$test: $label: the server accepts connections again ($(($(t_now_ms) - killed_at)) ms after the kill)"
+	t_like "$new_log" "\\(PID $pid\\) was terminated by signal 9" \
+		"$test: $label: the postmaster saw the process killed"
+	t_like "$new_log" "all server processes terminated; reinitializing" \
+		"$test: $label: and reinitialized (crash recovery)"
+	t_is "$(head -1 "$PYPELINE_TMP/pg/postmaster.pid")" "$postmaster" \
+		"$test: $label: the same postmaster runs"
+}
