@@ -103,6 +103,31 @@ SELECT item_id, count(*) AS versions, bool_or(is_current) AS current FROM bl_cap
 WHERE item_id IN (2, 3, 4, 40, 99) GROUP BY item_id ORDER BY item_id;
 SELECT message FROM pypeline.run_log WHERE etl_name = 'bl_cap1' ORDER BY id DESC LIMIT 1;
 
+-- a worker follows the log: start_capture returns the running task when there is one
+SELECT pypeline.start_capture('bl_cap', every => '50 milliseconds') AS capture_task \gset
+SELECT pypeline.start_capture('bl_cap') = :capture_task AS same_task;
+\! bash regress/mysql-exec.sh -e "UPDATE bl_item SET v = 'seen by the worker' WHERE id = 1"
+DO $$ BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM bl_cap_dim WHERE item_id = 1 AND is_current AND v = 'seen by the worker');
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SELECT version, v FROM bl_cap_dim WHERE item_id = 1 AND is_current;
+SELECT etl_type, etl_name, state, runs > 0 AS ran, changes_applied AS changes, last_error,
+       binlog_position ~ '^binlog\.[0-9]+:[0-9]+$' AS has_position, lag < interval '1 minute' AS recent
+FROM pypeline.capture_status;
+-- a run that finds nothing writes no run-log row: capture_status says when it last looked
+SELECT count(*) AS rows_of_empty_runs FROM pypeline.run_log WHERE etl_name = 'bl_cap' AND rows_read = 0 AND started_at > now() - interval '1 minute';
+SELECT pypeline.stop_capture('bl_cap');
+SELECT pypeline.wait(:capture_task, '60 seconds');
+SELECT state, worker_pid IS NOT NULL AS had_worker FROM pypeline.capture_status WHERE etl_name = 'bl_cap';
+SELECT pypeline.stop_capture('bl_cap') AS stopped_again;
+SELECT pypeline.start_capture('bl_ref');
+SELECT pypeline.start_capture('bl_cap', 'fact');
+SELECT pypeline.start_capture('bl_cap', every => '1 microsecond');
+SELECT pypeline.start_capture(NULL);
+
 -- a captured source is one table's columns
 SELECT pypeline.define_dimension('bl_bad', 'binlog_mysql', 'SELECT id FROM bl_item WHERE id > 1', 'bl_bad_dim',
 	natural_key => '{id}', capture => 'binlog');

@@ -762,7 +762,7 @@ COMMENT ON FUNCTION pypeline.check_fact IS
 CREATE TABLE pypeline.task (
 	id bigserial PRIMARY KEY,
 	parent_id bigint REFERENCES pypeline.task ON DELETE CASCADE,
-	what text NOT NULL CHECK (what IN ('process_etl', 'refresh_data_warehouse')),
+	what text NOT NULL CHECK (what IN ('process_etl', 'refresh_data_warehouse', 'capture')),
 	arguments jsonb NOT NULL,
 	state text NOT NULL DEFAULT 'PENDING'
 		CHECK (state IN ('PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED')),
@@ -818,6 +818,70 @@ LANGUAGE sql VOLATILE AS $$
 $$;
 COMMENT ON FUNCTION pypeline.refresh_data_warehouse_async IS
 'Refreshes in background workers once this transaction commits: incremental refreshes run independent ETLs in parallel; returns the task id';
+
+-- A continuous capture is a task that runs its dimension every interval until
+-- revoked (worker.c).  start_capture returns the running one if there is one,
+-- so a pg_cron job can call it every minute to restart a capture after a
+-- server restart.
+CREATE FUNCTION pypeline.start_capture(name text, kind text DEFAULT 'dimension',
+	every interval DEFAULT '1 second')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	running bigint;
+BEGIN
+	IF kind IS DISTINCT FROM 'dimension' THEN
+		RAISE EXCEPTION 'only dimensions can be captured, not "%"', kind
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pypeline.dimension d WHERE d.name = start_capture.name AND d.capture = 'binlog') THEN
+		RAISE EXCEPTION 'dimension "%" is not captured', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Define it with capture => ''binlog'' (pypeline.define_dimension), and run it once for its snapshot.';
+	END IF;
+	IF every IS NULL OR every < interval '10 milliseconds' OR every > interval '1 day' THEN
+		RAISE EXCEPTION 'a capture runs every 10 milliseconds to 1 day, not %', every
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT t.id INTO running FROM pypeline.task t
+	WHERE t.what = 'capture' AND t.state IN ('PENDING', 'STARTED') AND t.submitted_by = current_user
+	  AND t.arguments ->> 'name' = start_capture.name
+	ORDER BY t.id LIMIT 1;
+	IF running IS NOT NULL THEN
+		RETURN running;
+	END IF;
+	RETURN pypeline._submit('capture', jsonb_build_object('name', name, 'kind', kind,
+		'interval_ms', greatest(10, (extract(epoch FROM every) * 1000)::bigint)));
+END $$;
+COMMENT ON FUNCTION pypeline.start_capture IS
+'Runs a captured dimension every interval in a background worker until pypeline.stop_capture; returns the task id (the running one, if any)';
+
+CREATE FUNCTION pypeline.stop_capture(name text, kind text DEFAULT 'dimension')
+RETURNS boolean
+LANGUAGE sql VOLATILE AS $$
+	SELECT coalesce(bool_or(pypeline.revoke(t.id)), false) FROM pypeline.task t
+	WHERE t.what = 'capture' AND t.state IN ('PENDING', 'STARTED')
+	  AND t.arguments ->> 'name' = stop_capture.name AND t.arguments ->> 'kind' = stop_capture.kind
+$$;
+COMMENT ON FUNCTION pypeline.stop_capture IS
+'Stops the continuous capture of an ETL: its current run rolls back; true if one was running';
+
+-- The latest capture task of each ETL the caller may see, and how far it is.
+CREATE VIEW pypeline.capture_status WITH (security_invoker = true) AS
+	SELECT DISTINCT ON (t.arguments ->> 'kind', t.arguments ->> 'name')
+	       t.arguments ->> 'kind' AS etl_type, t.arguments ->> 'name' AS etl_name, t.id AS task_id,
+	       t.state, t.worker_pid, t.started_at, w.value AS binlog_position,
+	       w.updated_at AS position_saved_at,
+	       CASE WHEN t.state = 'STARTED' THEN clock_timestamp() - w.updated_at END AS lag,
+	       coalesce((t.result ->> 'runs')::bigint, 0) AS runs,
+	       coalesce((t.result ->> 'changes')::bigint, 0) AS changes_applied,
+	       coalesce(t.error, t.result ->> 'last_error') AS last_error,
+	       (t.result ->> 'last_error_at')::timestamptz AS last_error_at
+	FROM pypeline.task t
+	LEFT JOIN pypeline.watermark w ON w.etl_type = t.arguments ->> 'kind' AND w.etl_name = t.arguments ->> 'name'
+	WHERE t.what = 'capture'
+	ORDER BY t.arguments ->> 'kind', t.arguments ->> 'name', t.id DESC;
+GRANT SELECT ON pypeline.capture_status TO PUBLIC;
 
 CREATE FUNCTION pypeline.task_status(task_id bigint)
 RETURNS text

@@ -803,6 +803,7 @@ load_captured_changes(EtlDefinition *def)
 	counts.message = message.len > 0 ? message.data : NULL;
 	stage_drop(gone);
 	catalog_save_watermark(def, stop);
+	counts.nothing_new = read == 0;
 	return counts;
 }
 

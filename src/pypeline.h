@@ -502,6 +502,7 @@ typedef struct LoadCounts
 	uint64		repaired;		/* facts given their member, which had not arrived */
 	char	   *unmatched;		/* facts given the unknown member per dimension, JSON */
 	char	   *message;		/* schema changes applied, instants moved */
+	bool		nothing_new;	/* a captured run found no change in the log */
 } LoadCounts;
 
 /* ----------------------------------------------------------------
@@ -585,7 +586,8 @@ extern void runlog_record_failure(EtlKind kind, const char *name, const char *ta
 typedef enum TaskWhat
 {
 	TASK_PROCESS_ETL,
-	TASK_REFRESH
+	TASK_REFRESH,
+	TASK_CAPTURE				/* a captured dimension, run every interval_ms */
 } TaskWhat;
 
 /* A task as a worker runs it, checked. */
@@ -601,6 +603,7 @@ typedef struct Task
 	bool		run_dimensions; /* refresh_data_warehouse */
 	bool		run_facts;
 	int			max_parallel;	/* the submitter's pypeline.max_parallel_etls */
+	int			interval_ms;	/* capture */
 } Task;
 
 /* Who a worker runs as, and where; in the worker's bgw_extra. */
@@ -629,6 +632,7 @@ extern bool task_is_final(const char *state);
 extern Task *task_claim(int64 task_id, Oid role, const char **problem);
 extern int64 task_next_pending(Oid role, int64 parent_id);
 extern bool task_mark_success(int64 task_id, const char *result);
+extern bool task_note_capture(int64 task_id, int64 runs, int64 changes, const char *error);
 extern void task_mark_failure(int64 task_id, const char *message);
 extern int	task_add_subtasks(Task *parent, EtlKind kind, Oid role);
 extern bool task_subtasks_unfinished(Task *parent, EtlKind kind);

@@ -62,7 +62,10 @@ PG_FUNCTION_INFO_V1(pypeline_revoke);
 	"  THEN arguments ->> 'delete_existing_tables' END AS delete_existing_tables, " \
 	"CASE WHEN jsonb_typeof(arguments -> 'max_parallel_etls') = 'number' " \
 	"  AND (arguments ->> 'max_parallel_etls') ~ '^[0-9]{1,4}$' " \
-	"  THEN arguments ->> 'max_parallel_etls' END AS max_parallel_etls"
+	"  THEN arguments ->> 'max_parallel_etls' END AS max_parallel_etls, " \
+	"CASE WHEN jsonb_typeof(arguments -> 'interval_ms') = 'number' " \
+	"  AND (arguments ->> 'interval_ms') ~ '^[0-9]{1,9}$' " \
+	"  THEN arguments ->> 'interval_ms' END AS interval_ms"
 
 static char *
 field(HeapTuple tuple, TupleDesc tupdesc, const char *name)
@@ -98,6 +101,22 @@ task_parse(Task *task, HeapTuple tuple, TupleDesc tupdesc)
 		task->rebuild = strcmp(value, "true") == 0;
 		return NULL;
 	}
+	if (what && strcmp(what, "capture") == 0)
+	{
+		task->what = TASK_CAPTURE;
+		task->name = field(tuple, tupdesc, "name");
+		value = field(tuple, tupdesc, "kind");
+		if (task->name == NULL)
+			return "capture needs the name of the ETL (a string), not NULL";
+		if (value == NULL || strcmp(value, "dimension") != 0)
+			return "capture follows dimensions: kind \"dimension\"";
+		task->kind = ETL_DIMENSION;
+		value = field(tuple, tupdesc, "interval_ms");
+		if (value == NULL || atoi(value) < 10)
+			return "capture needs interval_ms, a whole number of milliseconds of at least 10";
+		task->interval_ms = atoi(value);
+		return NULL;
+	}
 	if (what && strcmp(what, "refresh_data_warehouse") == 0)
 	{
 		const char *const flags[3] = {"run_dimensions", "run_facts", "delete_existing_tables"};
@@ -115,7 +134,7 @@ task_parse(Task *task, HeapTuple tuple, TupleDesc tupdesc)
 		task->max_parallel = value ? Max(1, atoi(value)) : pypeline_max_parallel_etls;
 		return NULL;
 	}
-	return psprintf("a task is process_etl or refresh_data_warehouse, not \"%s\"", what ? what : "NULL");
+	return psprintf("a task is process_etl, refresh_data_warehouse or capture, not \"%s\"", what ? what : "NULL");
 }
 
 static Datum
@@ -406,6 +425,27 @@ task_mark_success(int64 task_id, const char *result)
 	return privilege_internal_exec("UPDATE pypeline.task SET state = 'SUCCESS', result = $2::jsonb, "
 								   "  finished_at = clock_timestamp() WHERE id = $1 AND state = 'STARTED'",
 								   2, argtypes, args, NULL, SPI_OK_UPDATE) == 1;
+}
+
+/*
+ * Records in a running capture task what its rounds did: how many ran, the
+ * changes they applied, the last error (NULL after a round that worked);
+ * false if the task was revoked meanwhile.
+ */
+bool
+task_note_capture(int64 task_id, int64 runs, int64 changes, const char *error)
+{
+	Oid			argtypes[4] = {INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[4] = {Int64GetDatum(task_id), Int64GetDatum(runs), Int64GetDatum(changes),
+	CStringGetTextDatum(error ? error : "")};
+
+	return privilege_internal_exec("UPDATE pypeline.task SET result = jsonb_build_object("
+								   "  'runs', $2, 'changes', $3, 'last_run_at', clock_timestamp(), "
+								   "  'last_error', NULLIF($4, ''), "
+								   "  'last_error_at', CASE WHEN $4 <> '' THEN clock_timestamp() "
+								   "                        ELSE (result ->> 'last_error_at')::timestamptz END) "
+								   "WHERE id = $1 AND state = 'STARTED'",
+								   4, argtypes, args, NULL, SPI_OK_UPDATE) == 1;
 }
 
 void

@@ -471,6 +471,75 @@ run_parallel_refresh(Task *task)
 	end_step();
 }
 
+/* Errors that end a capture: the task was revoked, or the server stops. */
+static bool
+ends_capture(ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE || edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT;
+}
+
+/*
+ * A capture task runs its dimension every interval until it is revoked,
+ * each run in a transaction of its own that also records in the task's
+ * result how many runs there were, the changes applied and when.  A run
+ * that fails records its error there and the next one tries again (after
+ * a longer wait, up to a minute), so a source that comes back is followed
+ * again without anyone restarting the capture; revoking it, losing the
+ * right to run the ETL or the ETL's removal ends it.
+ */
+static void
+run_capture(Task *task)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(task->name), CStringGetTextDatum(etl_kind_name(task->kind))};
+	int64		runs = 0;
+	int64		changes = 0;
+	int			wait_ms = task->interval_ms;
+	MemoryContext round_context = AllocSetContextCreate(task_context, "pypeline capture round",
+														ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		MemoryContextReset(round_context);
+		MemoryContextSwitchTo(round_context);
+		PG_TRY();
+		{
+			begin_step();
+			changes += strtoll(single_text("SELECT rows FROM pypeline.process_etl($1, $2)", 2, argtypes, args),
+							   NULL, 10);
+			if (!task_note_capture(task->id, ++runs, changes, NULL))
+				revoked(task);
+			end_step();
+			wait_ms = task->interval_ms;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(round_context);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			if (ends_capture(edata))
+				ReThrowError(edata);
+			ereport(LOG,
+					(errmsg("pypeline capture task " INT64_FORMAT " (dimension \"%s\"): %s",
+							task->id, task->name, edata->message)));
+			begin_step();
+			if (!task_note_capture(task->id, ++runs, changes, edata->message))
+				revoked(task);
+			end_step();
+			wait_ms = Min(Max(wait_ms * 2, 1000), 60000);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(task_context);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Runs a claimed task to SUCCESS or FAILURE.  Errors are caught here, so a
  * worker always records how its task ended.
@@ -484,6 +553,8 @@ run_task(Task *task)
 	{
 		if (task->what == TASK_REFRESH && !task->rebuild)
 			run_parallel_refresh(task);
+		else if (task->what == TASK_CAPTURE)
+			run_capture(task);
 		else
 		{
 			begin_step();

@@ -125,3 +125,32 @@ t_ensure_mariadb
 t_is "$(T_PSQL_TIMEOUT=120 t_sql "SELECT rows >= 0 FROM pypeline.process_etl('tc_cap', 'dimension')")" t \
 	"capture_killed: the run after MariaDB's restart succeeds"
 equals_model "after MariaDB's restart"
+
+# ------------------------------- 3. a continuous capture through a MariaDB restart
+task=$(t_sql "SELECT pypeline.start_capture('tc_cap', every => '100 milliseconds')")
+t_mysql -e "UPDATE tc_item SET name = 'before the restart' WHERE id = 2"
+if t_wait_sql 60 "SELECT EXISTS (SELECT 1 FROM tc_cap_dim WHERE id = 2 AND is_current AND name = 'before the restart')"; then
+	t_ok "capture_killed: the capture worker applies a change"
+else
+	t_not_ok "capture_killed: the capture worker applies a change"
+fi
+kill -9 "$(t_mariadb_pid)"
+if t_wait_sql 60 "SELECT last_error IS NOT NULL FROM pypeline.capture_status WHERE etl_name = 'tc_cap'"; then
+	t_ok "capture_killed: capture_status shows the error while MariaDB is down"
+	t_diag "$(t_sql "SELECT state || ': ' || last_error FROM pypeline.capture_status WHERE etl_name = 'tc_cap'")"
+else
+	t_not_ok "capture_killed: capture_status shows the error while MariaDB is down"
+fi
+t_ensure_mariadb
+t_mysql -e "UPDATE tc_item SET name = 'after the restart' WHERE id = 2"
+if t_wait_sql 90 "SELECT EXISTS (SELECT 1 FROM tc_cap_dim WHERE id = 2 AND is_current AND name = 'after the restart')"; then
+	t_ok "capture_killed: the same worker follows the log again once MariaDB is back"
+else
+	t_not_ok "capture_killed: the same worker follows the log again once MariaDB is back"
+	t_sql "SELECT * FROM pypeline.capture_status" | t_diag
+fi
+t_is "$(t_sql "SELECT state || ' ' || (task_id = $task) FROM pypeline.capture_status WHERE etl_name = 'tc_cap'")" "STARTED true" \
+	"capture_killed: the capture task still runs"
+t_is "$(t_sql "SELECT pypeline.stop_capture('tc_cap')") $(t_sql "SELECT pypeline.wait($task, '60 seconds')")" "t REVOKED" \
+	"capture_killed: stop_capture ends it"
+equals_model "after the continuous capture"
