@@ -115,7 +115,7 @@ DO $$ BEGIN
 END $$;
 SELECT version, v FROM bl_cap_dim WHERE item_id = 1 AND is_current;
 SELECT etl_type, etl_name, state, runs > 0 AS ran, changes_applied AS changes, last_error,
-       binlog_position ~ '^binlog\.[0-9]+:[0-9]+$' AS has_position, lag < interval '1 minute' AS recent
+       binlog_position ~ '^binlog\.[0-9]+:[0-9]+@[0-9]+$' AS has_position, lag < interval '1 minute' AS recent
 FROM pypeline.capture_status;
 -- a run that finds nothing writes no run-log row: capture_status says when it last looked
 SELECT count(*) AS rows_of_empty_runs FROM pypeline.run_log WHERE etl_name = 'bl_cap' AND rows_read = 0 AND started_at > now() - interval '1 minute';

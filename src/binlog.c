@@ -833,11 +833,11 @@ epoch_text(uint64 seconds, int micros, int fsp)
 	return s.data;
 }
 
-/* A change's time with its microseconds, as the text of a UTC TIMESTAMP(6). */
+/* Microseconds since 1970 as the text of a UTC TIMESTAMP(6). */
 char *
-binlog_time_text(uint32 seconds, int micros)
+binlog_time_text(int64 micros)
 {
-	return epoch_text(seconds, micros, 6);
+	return epoch_text((uint64) (micros / USECS_PER_SEC), (int) (micros % USECS_PER_SEC), 6);
 }
 
 /* String bytes as the (UTF-8) connection would have sent them. */

@@ -753,6 +753,7 @@ load_captured_changes(EtlDefinition *def)
 	uint64		read;
 	uint64		deletes;
 	uint64		reinserted;
+	int			guc_level;
 	StringInfoData message;
 	LoadCounts	counts;
 
@@ -764,7 +765,7 @@ load_captured_changes(EtlDefinition *def)
 										list_make2(COL_EVENT_TIME, COL_CHANGE_DELETED));
 	stage = stage_create(cursor, def->name);
 	read = stage_load(cursor, stage);
-	stop = cursor->stop;
+	stop = source_changes_position(cursor);
 	source_close(cursor);
 
 	gone = psprintf("%s_gone", stage);
@@ -789,8 +790,13 @@ load_captured_changes(EtlDefinition *def)
 				 SPI_OK_DELETE);
 	exec_sql(psprintf("ANALYZE pg_temp.%s", stage), SPI_OK_UTILITY);
 
+	/* a few changed rows against a table in cache: index probes (see load_changes) */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("random_page_cost", "1.1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	counts = merge_stage(def, cursor, attributes, stage, def->deletes != DELETES_IGNORE ? gone : NULL,
 						 false, false, false, read);
+	AtEOXact_GUC(true, guc_level);
 	initStringInfo(&message);
 	if (counts.message)
 		appendStringInfoString(&message, counts.message);
@@ -861,10 +867,15 @@ merge_stage(EtlDefinition *def, SourceCursor *cursor, List *attributes, const ch
 	}
 	else
 	{
-		/* inferred members to complete: only if a fact has made some */
+		/*
+		 * Inferred members to complete: only if a fact has made some the
+		 * stage has (a few staged keys are probed, not the whole table).
+		 */
 		bool		has_inferred = string_list_member(target_columns, COL_INFERRED) &&
-			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE " COL_INFERRED " LIMIT 1) x",
-							   def->target_quoted)) > 0;
+			exec_count(psprintf("SELECT count(*) FROM (SELECT 1 FROM %s t WHERE t." COL_INFERRED
+							   " AND (%s) IN (SELECT %s FROM pg_temp.%s) LIMIT 1) x",
+							   def->target_quoted, deparse_columns(def->natural_key, "t"),
+							   deparse_columns(def->natural_key, NULL), stage)) > 0;
 
 		if (def->scd_type == 2)
 			versions_merge(def, cursor, stage, attributes, has_inferred,

@@ -203,7 +203,7 @@ extern BinlogReader *binlog_open(SourceConnection *conn, const char *etl, const 
 extern bool binlog_before(BinlogReader *r);
 extern int	binlog_column_index(BinlogReader *r, const char *name);
 extern bool binlog_next_change(BinlogReader *r, BinlogChange *change);
-extern char *binlog_time_text(uint32 seconds, int micros);
+extern char *binlog_time_text(int64 micros);
 extern void binlog_close(BinlogReader *r);
 
 /* ----------------------------------------------------------------
@@ -235,8 +235,7 @@ typedef struct SourceCursor
 	MemoryContext change_context;	/* the change being returned */
 	BinlogChange change;
 	int			pending;		/* 2: its before image as a delete, 1: its after image */
-	uint32		last_second;	/* changes in one second are a microsecond apart */
-	int			same_second;
+	int64		last_instant;	/* of the change before, microseconds since 1970 */
 	char	   *stop;			/* coordinates the changes end at */
 } SourceCursor;
 
@@ -246,6 +245,7 @@ extern SourceCursor *source_open_snapshot(const char *server_name, const char *s
 										  const char *etl_name, char **coordinates);
 extern SourceCursor *source_open_changes(const char *server_name, const char *sql, const char *etl_kind,
 										 const char *etl_name, const char *from, List *key);
+extern char *source_changes_position(SourceCursor *cursor);
 extern bool source_next(SourceCursor *cursor, Datum *values, bool *nulls);
 extern void source_close(SourceCursor *cursor);
 extern SourceCursor *source_describe(const char *server_name, const char *sql);

@@ -312,8 +312,7 @@ source_open_snapshot(const char *server_name, const char *sql, const char *etl_k
  * A cursor over the changes of a captured source's table since the binary
  * log coordinates "from", up to where the log ends now (cursor->stop).  Its
  * rows are the source's columns, then the change's time (COL_EVENT_TIME,
- * microseconds apart within one second, in log order) and whether it is a
- * delete (COL_CHANGE_DELETED): an insert is its row, an update its new row
+ * increasing in log order) and whether it is a delete (COL_CHANGE_DELETED): an insert is its row, an update its new row
  * (preceded by a delete of its old key when the natural key changed), a
  * delete its old row.
  */
@@ -327,6 +326,7 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 	MYSQL_FIELD extra[2] = {{0}};
 	char	   *database;
 	char	   *table;
+	const char *at;
 	ListCell   *lc;
 
 	cursor->etl_kind = etl_kind;
@@ -338,6 +338,13 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the source of ETL \"%s\" reads no table, which capture => 'binlog' needs", etl_name)));
 
+	/* "file:position", then "@" and the instant of the last change applied */
+	at = strchr(from, '@');
+	if (at)
+	{
+		cursor->last_instant = strtoll(at + 1, NULL, 10);
+		from = pnstrdup(from, at - from);
+	}
 	cursor->nsource = described->ncolumns;
 	cursor->ncolumns = described->ncolumns + 2;
 	cursor->columns = palloc0(sizeof(ColumnConverter) * cursor->ncolumns);
@@ -380,6 +387,16 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 	cursor->errcallback.callback = source_error_context;
 	cursor->errcallback.arg = cursor;
 	return cursor;
+}
+
+/*
+ * What a run that read a cursor of changes stores: where the changes ended
+ * and the instant of the last one, from which the next run goes on.
+ */
+char *
+source_changes_position(SourceCursor *cursor)
+{
+	return psprintf("%s@" INT64_FORMAT, cursor->stop, cursor->last_instant);
 }
 
 /* Whether an update changed the natural key (compared as the log's text). */
@@ -443,13 +460,14 @@ next_change_row(SourceCursor *cursor, char **row, unsigned long *lengths)
 		row[i] = image[cursor->table_columns[i]];
 		lengths[i] = image_lengths[cursor->table_columns[i]];
 	}
-	if (c->event_time != cursor->last_second)
-	{
-		cursor->last_second = c->event_time;
-		cursor->same_second = 0;
-	}
-	row[cursor->nsource] = binlog_time_text(c->event_time, Min(cursor->same_second, 999999));
-	cursor->same_second++;
+	/*
+	 * Event times are whole seconds, and a transaction's are when its
+	 * statements started, not when it committed: log order (commit order)
+	 * is kept by moving a change a microsecond past the one before it when
+	 * it would not be later.
+	 */
+	cursor->last_instant = Max((int64) c->event_time * USECS_PER_SEC, cursor->last_instant + 1);
+	row[cursor->nsource] = binlog_time_text(cursor->last_instant);
 	row[cursor->nsource + 1] = deleted ? "1" : "0";
 	lengths[cursor->nsource] = strlen(row[cursor->nsource]);
 	lengths[cursor->nsource + 1] = 1;

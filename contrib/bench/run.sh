@@ -15,6 +15,8 @@
 #                  the fact source rows changed, as a ratio to the full load
 #   7  peak backend RSS growth of 4, and of pypeline.query over 20M rows (rss.sh)
 #   8  an incremental refresh of independent dimensions, sequential vs parallel (parallel.sh)
+#   9  a captured dimension (capture => 'binlog'): a pull after 1% changed against the
+#      snapshot rerun, and commit-to-visible latency of a continuous capture (capture.sh)
 #
 # Environment:
 #   BENCH_ROWS       dimension source rows (default 2000000)
@@ -520,6 +522,13 @@ echo
 echo "== 8: parallel refresh (parallel.sh)"
 bash contrib/bench/parallel.sh || mismatch "parallel.sh: a run failed, differed or was not parallel (see above)"
 
+echo
+echo "== 9: change data capture (capture.sh)"
+capture_out=$(CAP_ROWS=${CAP_ROWS:-$ROWS} bash contrib/bench/capture.sh)
+capture_rc=$?
+echo "$capture_out" | grep -v '^TARGET '
+[ $capture_rc -eq 0 ] || mismatch "capture.sh: a run failed or the captured dimension differed (see above)"
+
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
@@ -598,6 +607,7 @@ target fact_vs_fact_pipe "$(seconds_ratio pipe_fact_source pypeline_fact_3_looku
 	"fact load speed, 3 lookups, dimensions analyzed / the pipe of the same fact source"
 target fact_fresh_dims_vs_fact_pipe "$(seconds_ratio pipe_fact_source pypeline_fact_fresh_dims)" ">=" 0.7 \
 	"fact load speed right after the dimension loads / the pipe of the same fact source"
+grep '^TARGET ' <<<"$capture_out"
 target acc_rerun_vs_full "$(seconds_ratio pypeline_acc_fact_rerun_1pct pypeline_acc_fact_full)" "<=" 1.5 \
 	"accumulating fact rerun (1% changed) time / its full load time"
 target rerun_private_memory_mb "$([ -n "$RERUN_ANON_KB" ] && mb "$RERUN_ANON_KB")" "<" 64 \
