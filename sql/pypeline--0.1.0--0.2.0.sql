@@ -48,7 +48,9 @@ UPDATE pypeline.fact SET owner = pypeline._upgrade_owner(target), target_schema 
 ALTER TABLE pypeline.fact ALTER COLUMN owner SET NOT NULL, ALTER COLUMN target_schema SET NOT NULL,
 	ALTER COLUMN target_table SET NOT NULL,
 	ADD CHECK (cardinality(key_columns) = 0 OR snapshot_column IS NULL),
-	ADD CHECK (deletes = 'ignore' OR (cardinality(key_columns) > 0 AND incremental_column IS NULL));
+	ADD CHECK (deletes = 'ignore' OR (cardinality(key_columns) > 0 AND incremental_column IS NULL)),
+	ADD COLUMN capture text CHECK (capture IN ('binlog')),
+	ADD CONSTRAINT fact_capture_source CHECK (capture IS NULL OR (incremental_column IS NULL AND snapshot_column IS NULL));
 
 -- What runs wrote belongs to the ETL's owner (row security below).
 CREATE FUNCTION pypeline._upgrade_etl_owner(etl_type text, etl_name text, fallback text) RETURNS regrole
@@ -158,6 +160,19 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pypeline_save_definition'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- The binary log holds the rows of tables: a captured source must be one
+-- table's columns, no more (each run checks the columns' origin as well).
+CREATE FUNCTION pypeline._check_captured_source(source_sql text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF source_sql !~* '^\s*select\s+(?:(?!\m(from|select)\M).)+\s+from\s+[`"]?[\w$]+[`"]?(\.[`"]?[\w$]+[`"]?)?\s*(order\s+by\s+[\w$`", ]+)?;?\s*$' THEN
+		RAISE EXCEPTION 'the source of a captured ETL must read one table: SELECT columns FROM table'
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = 'The binary log holds the rows of tables, so capture follows only a source that selects columns of one table, without WHERE, JOIN, GROUP BY or subqueries.',
+			      HINT = 'Select the columns (renamed as need be) of one table: SELECT id AS customer_id, email FROM customers.';
+	END IF;
+END $$;
+
 CREATE FUNCTION pypeline.define_dimension(
 	name text,
 	server name,
@@ -250,13 +265,7 @@ BEGIN
 			RAISE EXCEPTION 'capture => ''binlog'' takes the changes and their times from the binary log, not from incremental_column or change_date_column'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		-- the log has a table's rows: the source must be that table's columns, no more
-		IF source_sql !~* '^\s*select\s+(?:(?!\m(from|select)\M).)+\s+from\s+[`"]?[\w$]+[`"]?(\.[`"]?[\w$]+[`"]?)?\s*(order\s+by\s+[\w$`", ]+)?;?\s*$' THEN
-			RAISE EXCEPTION 'the source of a captured dimension must read one table: SELECT columns FROM table'
-				USING ERRCODE = 'feature_not_supported',
-				      DETAIL = 'The binary log holds the rows of tables, so capture follows only a source that selects columns of one table, without WHERE, JOIN, GROUP BY or subqueries.',
-				      HINT = 'Select the columns (renamed as need be) of one table: SELECT id AS customer_id, email FROM customers.';
-		END IF;
+		PERFORM pypeline._check_captured_source(source_sql);
 	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(
 		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
@@ -325,7 +334,8 @@ CREATE FUNCTION pypeline.define_fact(
 	key_columns text[] DEFAULT '{}',
 	deletes text DEFAULT 'ignore',
 	snapshot_column text DEFAULT NULL,
-	max_deleted_fraction numeric DEFAULT 0.2)
+	max_deleted_fraction numeric DEFAULT 0.2,
+	capture text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -367,6 +377,14 @@ BEGIN
 		RAISE EXCEPTION 'max_deleted_fraction must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF capture IS NOT NULL THEN
+		PERFORM pypeline._check_choice('capture', capture, '{binlog}');
+		IF incremental_column IS NOT NULL OR snapshot_column IS NOT NULL THEN
+			RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		PERFORM pypeline._check_captured_source(source_sql);
+	END IF;
 	-- fail early: the source must return every column the definition names
 	-- (when the server can be reached now)
 	needed := ARRAY(SELECT c || '|lookup column' FROM jsonb_each(lookups) l,
@@ -402,7 +420,8 @@ BEGIN
 		'event_time_column', event_time_column, 'incremental_column', incremental_column,
 		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active,
 		'key_columns', coalesce(key_columns, '{}'), 'deletes', deletes,
-		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction));
+		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction,
+		'capture', capture));
 END $$;
 
 COMMENT ON FUNCTION pypeline.define_fact IS
@@ -675,14 +694,13 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
 	running bigint;
 BEGIN
-	IF kind IS DISTINCT FROM 'dimension' THEN
-		RAISE EXCEPTION 'only dimensions can be captured, not "%"', kind
-			USING ERRCODE = 'feature_not_supported';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pypeline.dimension d WHERE d.name = start_capture.name AND d.capture = 'binlog') THEN
-		RAISE EXCEPTION 'dimension "%" is not captured', name
+	PERFORM pypeline._check_choice('kind', kind, '{dimension,fact}');
+	IF NOT EXISTS (SELECT 1 FROM pypeline.dimension d WHERE kind = 'dimension' AND d.name = start_capture.name AND d.capture = 'binlog'
+	               UNION ALL
+	               SELECT 1 FROM pypeline.fact f WHERE kind = 'fact' AND f.name = start_capture.name AND f.capture = 'binlog') THEN
+		RAISE EXCEPTION '% "%" is not captured', kind, name
 			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Define it with capture => ''binlog'' (pypeline.define_dimension), and run it once for its snapshot.';
+			      HINT = format('Define it with capture => ''binlog'' (pypeline.define_%s).', kind);
 	END IF;
 	IF every IS NULL OR every < interval '10 milliseconds' OR every > interval '1 day' THEN
 		RAISE EXCEPTION 'a capture runs every 10 milliseconds to 1 day, not %', every
@@ -690,7 +708,7 @@ BEGIN
 	END IF;
 	SELECT t.id INTO running FROM pypeline.task t
 	WHERE t.what = 'capture' AND t.state IN ('PENDING', 'STARTED') AND t.submitted_by = current_user
-	  AND t.arguments ->> 'name' = start_capture.name
+	  AND t.arguments ->> 'name' = start_capture.name AND t.arguments ->> 'kind' = start_capture.kind
 	ORDER BY t.id LIMIT 1;
 	IF running IS NOT NULL THEN
 		RETURN running;

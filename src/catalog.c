@@ -257,6 +257,7 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 	def->active = DatumGetBool(binary_column(tuple, tupdesc, "active"));
 	def->incremental_column = text_column(tuple, tupdesc, "incremental_column");
 	def->watermark = text_column(tuple, tupdesc, "watermark");
+	def->capture_binlog = text_column(tuple, tupdesc, "capture") != NULL;
 
 	if (kind == ETL_DIMENSION)
 	{
@@ -273,7 +274,6 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 		def->schema_changes = (SchemaChangePolicy) choice_column(tuple, tupdesc, "schema_changes",
 																 schema_change_policies);
 		def->change_date_column = text_column(tuple, tupdesc, "change_date_column");
-		def->capture_binlog = text_column(tuple, tupdesc, "capture") != NULL;
 		def->is_calendar = text_column(tuple, tupdesc, "generator") != NULL;
 		def->first_date = text_column(tuple, tupdesc, "first_day");
 		def->last_date = text_column(tuple, tupdesc, "last_day");

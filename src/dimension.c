@@ -748,11 +748,9 @@ load_captured_changes(EtlDefinition *def)
 	List	   *attributes;
 	char	   *stage;
 	char	   *gone;
-	char	   *key = deparse_columns(def->natural_key, NULL);
 	char	   *stop;
 	uint64		read;
-	uint64		deletes;
-	uint64		reinserted;
+	ChangeSplit split;
 	int			guc_level;
 	StringInfoData message;
 	LoadCounts	counts;
@@ -762,33 +760,16 @@ load_captured_changes(EtlDefinition *def)
 								 def->natural_key);
 	dimension_require_source_columns(def, cursor);
 	attributes = string_list_difference(attribute_columns(def, cursor),
-										list_make2(COL_EVENT_TIME, COL_CHANGE_DELETED));
+										list_make2(COL_EVENT_TIME, COL_CHANGE));
 	stage = stage_create(cursor, def->name);
 	read = stage_load(cursor, stage);
 	stop = source_changes_position(cursor);
 	source_close(cursor);
 
 	gone = psprintf("%s_gone", stage);
-	exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.%s ON COMMIT DROP AS "
-					  "SELECT %s, " COL_EVENT_TIME " AS pypeline_closed_at FROM ("
-					  "  SELECT DISTINCT ON (%s) * FROM pg_temp.%s ORDER BY %s, " COL_EVENT_TIME " DESC) s "
-					  "WHERE " COL_CHANGE_DELETED " = 1",
-					  gone, key, key, stage, key),
-			 SPI_OK_UTILITY);
-	deletes = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s", gone));
-	reinserted = exec_count(psprintf("SELECT count(DISTINCT (%s)) FROM pg_temp.%s s "
-									 "WHERE " COL_CHANGE_DELETED " = 1 AND (%s) NOT IN (SELECT %s FROM pg_temp.%s)",
-									 key, stage, key, key, gone));
-	exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE_DELETED " = 1", stage), SPI_OK_DELETE);
-	exec_sql(psprintf("ALTER TABLE pg_temp.%s DROP COLUMN " COL_CHANGE_DELETED, stage), SPI_OK_UTILITY);
+	split = stage_split_changes(stage, def->natural_key, gone, true, def->scd_type != 2);
 	if (def->scd_type == 2)
 		def->change_date_column = COL_EVENT_TIME;
-	else
-		exec_sql(psprintf("DELETE FROM pg_temp.%s s USING pg_temp.%s n WHERE %s AND n." COL_EVENT_TIME
-						  " > s." COL_EVENT_TIME,
-						  stage, stage, deparse_join(def->natural_key, "s", def->natural_key, "n")),
-				 SPI_OK_DELETE);
-	exec_sql(psprintf("ANALYZE pg_temp.%s", stage), SPI_OK_UTILITY);
 
 	/* a few changed rows against a table in cache: index probes (see load_changes) */
 	guc_level = NewGUCNestLevel();
@@ -800,12 +781,14 @@ load_captured_changes(EtlDefinition *def)
 	initStringInfo(&message);
 	if (counts.message)
 		appendStringInfoString(&message, counts.message);
-	if (deletes > 0 && def->deletes == DELETES_IGNORE)
+	if (split.deleted > 0 && def->deletes == DELETES_IGNORE)
 		appendStringInfo(&message, "%s%llu member%s deleted in the source kept (deletes => 'ignore')",
-						 message.len > 0 ? "; " : "", (unsigned long long) deletes, deletes == 1 ? "" : "s");
-	if (reinserted > 0)
+						 message.len > 0 ? "; " : "", (unsigned long long) split.deleted,
+						 split.deleted == 1 ? "" : "s");
+	if (split.returned > 0)
 		appendStringInfo(&message, "%s%llu member%s deleted and inserted again since the last run: no version records the absence",
-						 message.len > 0 ? "; " : "", (unsigned long long) reinserted, reinserted == 1 ? "" : "s");
+						 message.len > 0 ? "; " : "", (unsigned long long) split.returned,
+						 split.returned == 1 ? "" : "s");
 	counts.message = message.len > 0 ? message.data : NULL;
 	stage_drop(gone);
 	catalog_save_watermark(def, stop);

@@ -719,7 +719,8 @@ fact_kind(EtlDefinition *def)
 		return FACT_ACCUMULATING;
 	if (def->snapshot_column)
 		return FACT_PERIODIC;
-	if (def->incremental_column)
+	/* a captured fact without a key is appended to from the log */
+	if (def->incremental_column || def->capture_binlog)
 		return FACT_TRANSACTION;
 	return FACT_FULL_SOURCE;
 }
@@ -752,18 +753,66 @@ fact_require_source_columns(EtlDefinition *def, SourceCursor *cursor)
 		source_require_column(cursor, def->incremental_column, "incremental column");
 }
 
-/* Opens a fact's source, incremental: only rows past the watermark. */
+/*
+ * Opens a fact's source, incremental: only rows past the watermark.  A
+ * captured fact's read gives the binary log coordinates of its snapshot
+ * (*position); with "pulling", it reads the changes in the log since the
+ * stored ones instead.
+ */
 static SourceCursor *
-open_fact_source(EtlDefinition *def, bool incremental)
+open_fact_source(EtlDefinition *def, bool incremental, bool pulling, char **position)
 {
 	SourceCursor *cursor;
+	char	   *sql = source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
+										def->watermark);
 
-	progress_log("Executing source query for fact %s", def->target);
-	cursor = source_open(def->server, source_query_text(def->source_sql, incremental ? def->incremental_column : NULL,
-												   def->watermark),
-						 "fact", def->name);
+	if (pulling)
+	{
+		progress_log("Reading the binary log of fact %s from %s", def->target, def->watermark);
+		cursor = source_open_changes(def->server, def->source_sql, "fact", def->name, def->watermark,
+									 def->key_columns);
+	}
+	else
+	{
+		progress_log("Executing source query for fact %s", def->target);
+		if (def->capture_binlog)
+			cursor = source_open_snapshot(def->server, sql, "fact", def->name, position);
+		else
+			cursor = source_open(def->server, sql, "fact", def->name);
+	}
 	fact_require_source_columns(def, cursor);
 	return cursor;
+}
+
+/*
+ * A captured fact's changes, staged: an accumulating fact keeps each key's
+ * last row and deletes (deletes => 'delete') the keys whose last change is
+ * a delete; a fact without a key keeps the inserted rows only.  What is not
+ * applied is counted in the run log's message.
+ */
+static void
+split_captured_changes(EtlDefinition *def, const char *stage, LoadCounts *counts)
+{
+	bool		keyed = def->key_columns != NIL;
+	char	   *gone = psprintf("%s_gone", stage);
+	ChangeSplit split = stage_split_changes(stage, def->key_columns, gone, keyed, keyed);
+	StringInfoData message;
+
+	initStringInfo(&message);
+	if (keyed && def->delete_missing && split.deleted > 0)
+		counts->deleted = exec_sql(psprintf("DELETE FROM %s t USING pg_temp.%s g WHERE %s", def->target_quoted, gone,
+											deparse_join(def->key_columns, "t", def->key_columns, "g")),
+								   SPI_OK_DELETE);
+	else if (keyed && split.deleted > 0)
+		appendStringInfo(&message, "%llu row%s deleted in the source kept (deletes => 'ignore')",
+						 (unsigned long long) split.deleted, split.deleted == 1 ? "" : "s");
+	if (!keyed && (split.deleted > 0 || split.updates_dropped > 0))
+		appendStringInfo(&message, "%llu update%s and %llu delete%s in the source not applied: a fact without key_columns only appends",
+						 (unsigned long long) split.updates_dropped, split.updates_dropped == 1 ? "" : "s",
+						 (unsigned long long) split.deleted, split.deleted == 1 ? "" : "s");
+	if (keyed)
+		stage_drop(gone);
+	counts->message = message.len > 0 ? message.data : NULL;
 }
 
 /*
@@ -1155,8 +1204,9 @@ load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool r
 	bool		planned;
 	StringInfoData json;
 
+	/* a captured fact's snapshot is staged, so that its position is kept with it */
 	if (def->target_ddl || fact_kind(def) == FACT_ACCUMULATING || def->incremental_column ||
-		pypeline_lookup_memory_kb == 0 || (!rebuild && OidIsValid(target_open(def))))
+		def->capture_binlog || pypeline_lookup_memory_kb == 0 || (!rebuild && OidIsValid(target_open(def))))
 		return false;
 	s.def = def;
 	s.cursor = *cursor;
@@ -1185,7 +1235,7 @@ load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool r
 		target_abandon_rebuild(def);	/* its shadow table is gone */
 		/* the staged load reads the source from its first row */
 		source_close(*cursor);
-		*cursor = open_fact_source(def, false);
+		*cursor = open_fact_source(def, false, false, NULL);
 		return false;
 	}
 	source_close(*cursor);
@@ -1207,7 +1257,10 @@ fact_load(EtlDefinition *def, bool rebuild)
 	FactKind	kind = fact_kind(def);
 	bool		incremental = def->incremental_column && def->watermark && !rebuild &&
 		OidIsValid(target_open(def));
-	SourceCursor *cursor = open_fact_source(def, incremental);
+	bool		pulling = def->capture_binlog && def->watermark && !rebuild && OidIsValid(target_open(def));
+	char	   *position = NULL;
+	SourceCursor *cursor = open_fact_source(def, incremental, pulling, &position);
+	bool		replace_all;
 	char	   *stage;
 	List	   *resolved = NIL;
 	List	   *stored;
@@ -1226,6 +1279,11 @@ fact_load(EtlDefinition *def, bool rebuild)
 	progress_log("Loading data");
 	counts.read = stage_load(cursor, stage);
 	source_close(cursor);
+	if (pulling)
+	{
+		position = source_changes_position(cursor);
+		split_captured_changes(def, stage, &counts);
+	}
 	unknown = palloc0(sizeof(uint64) * Max(list_length(resolved), 1));
 
 	created = target_prepare(def, rebuild, derived_ddl(def, cursor, resolved), NULL, NULL);
@@ -1256,17 +1314,19 @@ fact_load(EtlDefinition *def, bool rebuild)
 	if (kind == FACT_ACCUMULATING)
 		check_fact_keys(def, stage);
 	if (kind == FACT_ACCUMULATING && !created)
-		merge_accumulating(def, &rows, stage, incremental, &counts, unknown);
+		merge_accumulating(def, &rows, stage, incremental || pulling, &counts, unknown);
 	else
 	{
+		/* a captured fact's snapshot (not a pull) replaces what the table has */
+		replace_all = kind == FACT_FULL_SOURCE || (def->capture_binlog && !pulling);
 		/* readers see the rows replaced until the new ones commit */
-		if (kind == FACT_FULL_SOURCE && !created)
+		if (replace_all && !created)
 			counts.deleted = exec_sql(psprintf("DELETE FROM %s", def->target_quoted), SPI_OK_DELETE);
 		else if (kind == FACT_PERIODIC && !created)
 			counts.deleted = replace_periods(def, stage);
 		counts.inserted = insert_rows(def, &rows, rows.select.data,
 									  psprintf("pg_temp.%s s%s", stage, rows.joins.data),
-									  created || kind == FACT_FULL_SOURCE, unknown);
+									  created || replace_all, unknown);
 	}
 	report_unmatched(def, cursor, resolved, stage, unknown, &counts);
 	/* a table from target_ddl has the indexes its author chose */
@@ -1274,8 +1334,12 @@ fact_load(EtlDefinition *def, bool rebuild)
 		create_key_indexes(def, resolved);
 	if (def->incremental_column)
 		catalog_advance_watermark(def, stage);
+	/* the next run reads the log from here */
+	if (def->capture_binlog)
+		catalog_save_watermark(def, position);
 	stage_drop(stage);
 	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
 	target_analyze(def);
+	counts.nothing_new = pulling && counts.read == 0;
 	return counts;
 }

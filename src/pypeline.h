@@ -211,9 +211,12 @@ extern void binlog_close(BinlogReader *r);
  * ----------------------------------------------------------------
  */
 
-/* Columns a cursor of changes adds to the source's: when, and whether a delete. */
+/* Columns a cursor of changes adds to the source's: when, and what change. */
 #define COL_EVENT_TIME "pypeline_event_time"
-#define COL_CHANGE_DELETED "pypeline_deleted"
+#define COL_CHANGE "pypeline_change"		/* CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE */
+#define CHANGE_INSERT "0"
+#define CHANGE_UPDATE "1"
+#define CHANGE_DELETE "2"
 
 typedef struct SourceCursor
 {
@@ -235,6 +238,7 @@ typedef struct SourceCursor
 	MemoryContext change_context;	/* the change being returned */
 	BinlogChange change;
 	int			pending;		/* 2: its before image as a delete, 1: its after image */
+	bool		key_moved;		/* the pending update changed the key */
 	int64		last_instant;	/* of the change before, microseconds since 1970 */
 	char	   *stop;			/* coordinates the changes end at */
 } SourceCursor;
@@ -310,6 +314,20 @@ typedef struct ChangeFilter
 
 extern int64 stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *filter,
 								uint64 *read);
+
+/*
+ * What stage_split_changes did to a staged cursor of changes: keys whose
+ * last change is a delete, keys deleted and inserted again, updates dropped.
+ */
+typedef struct ChangeSplit
+{
+	uint64		deleted;
+	uint64		returned;
+	uint64		updates_dropped;
+} ChangeSplit;
+
+extern ChangeSplit stage_split_changes(const char *stage_table, List *key, const char *gone_table,
+									   bool keep_updates, bool last_per_key);
 
 /* ----------------------------------------------------------------
  * privilege.c: whose rights pypeline's work runs with

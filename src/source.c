@@ -312,7 +312,7 @@ source_open_snapshot(const char *server_name, const char *sql, const char *etl_k
  * A cursor over the changes of a captured source's table since the binary
  * log coordinates "from", up to where the log ends now (cursor->stop).  Its
  * rows are the source's columns, then the change's time (COL_EVENT_TIME,
- * increasing in log order) and whether it is a delete (COL_CHANGE_DELETED): an insert is its row, an update its new row
+ * increasing in log order) and the change (COL_CHANGE): an insert is its row, an update its new row
  * (preceded by a delete of its old key when the natural key changed), a
  * delete its old row.
  */
@@ -353,7 +353,7 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 	extra[0].type = MYSQL_TYPE_TIMESTAMP;
 	extra[0].decimals = 6;
 	extra[0].charsetnr = 63;
-	extra[1].name = COL_CHANGE_DELETED;
+	extra[1].name = COL_CHANGE;
 	extra[1].type = MYSQL_TYPE_SHORT;
 	extra[1].length = 6;
 	extra[1].charsetnr = 63;
@@ -442,12 +442,8 @@ next_change_row(SourceCursor *cursor, char **row, unsigned long *lengths)
 			return false;
 		}
 		MemoryContextSwitchTo(oldcxt);
-		if (c->kind == BINLOG_INSERT)
-			cursor->pending = 1;
-		else if (c->kind == BINLOG_DELETE || key_changed(cursor))
-			cursor->pending = 2;
-		else
-			cursor->pending = 1;
+		cursor->key_moved = c->kind == BINLOG_UPDATE && key_changed(cursor);
+		cursor->pending = c->kind == BINLOG_DELETE || cursor->key_moved ? 2 : 1;
 	}
 	deleted = cursor->pending == 2;
 	image = deleted ? c->before : c->after;
@@ -468,7 +464,9 @@ next_change_row(SourceCursor *cursor, char **row, unsigned long *lengths)
 	 */
 	cursor->last_instant = Max((int64) c->event_time * USECS_PER_SEC, cursor->last_instant + 1);
 	row[cursor->nsource] = binlog_time_text(cursor->last_instant);
-	row[cursor->nsource + 1] = deleted ? "1" : "0";
+	/* the new key of an update that moved it is an insert of that key */
+	row[cursor->nsource + 1] = deleted ? CHANGE_DELETE :
+		c->kind == BINLOG_UPDATE && !cursor->key_moved ? CHANGE_UPDATE : CHANGE_INSERT;
 	lengths[cursor->nsource] = strlen(row[cursor->nsource]);
 	lengths[cursor->nsource + 1] = 1;
 	return true;

@@ -715,6 +715,56 @@ stage_load_changes(SourceCursor *cursor, const char *stage_table, ChangeFilter *
 	return (int64) w.rows;
 }
 
+/*
+ * Readies a staged cursor of changes (source_open_changes) for a merge.  The
+ * keys whose last change is a delete go into a new table gone_table (the key
+ * columns and pypeline_closed_at, the delete's time); delete rows leave the
+ * stage, then its change column does.  Without keep_updates, update rows
+ * leave it too (a fact without a key cannot apply them); with last_per_key,
+ * only each key's last row stays.  Without a key there is no gone_table:
+ * deletes are only counted.
+ */
+ChangeSplit
+stage_split_changes(const char *stage_table, List *key, const char *gone_table, bool keep_updates,
+					bool last_per_key)
+{
+	ChangeSplit split = {0};
+	char	   *columns = deparse_columns(key, NULL);
+
+	if (key != NIL)
+	{
+		exec_sql(psprintf("CREATE TEMPORARY TABLE pg_temp.%s ON COMMIT DROP AS "
+						  "SELECT %s, " COL_EVENT_TIME " AS pypeline_closed_at FROM ("
+						  "  SELECT DISTINCT ON (%s) * FROM pg_temp.%s ORDER BY %s, " COL_EVENT_TIME " DESC) s "
+						  "WHERE " COL_CHANGE " = " CHANGE_DELETE,
+						  gone_table, columns, columns, stage_table, columns),
+				 SPI_OK_UTILITY);
+		split.deleted = exec_count(psprintf("SELECT count(*) FROM pg_temp.%s", gone_table));
+		split.returned = exec_count(psprintf("SELECT count(DISTINCT (%s)) FROM pg_temp.%s "
+											 "WHERE " COL_CHANGE " = " CHANGE_DELETE
+											 " AND (%s) NOT IN (SELECT %s FROM pg_temp.%s)",
+											 columns, stage_table, columns, columns, gone_table));
+		exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_DELETE, stage_table),
+				 SPI_OK_DELETE);
+	}
+	else
+		split.deleted = exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_DELETE,
+										  stage_table),
+								 SPI_OK_DELETE);
+	if (!keep_updates)
+		split.updates_dropped = exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_UPDATE,
+												  stage_table),
+										 SPI_OK_DELETE);
+	exec_sql(psprintf("ALTER TABLE pg_temp.%s DROP COLUMN " COL_CHANGE, stage_table), SPI_OK_UTILITY);
+	if (last_per_key && key != NIL)
+		exec_sql(psprintf("DELETE FROM pg_temp.%s s USING pg_temp.%s n WHERE %s AND n." COL_EVENT_TIME
+						  " > s." COL_EVENT_TIME,
+						  stage_table, stage_table, deparse_join(key, "s", key, "n")),
+				 SPI_OK_DELETE);
+	exec_sql(psprintf("ANALYZE pg_temp.%s", stage_table), SPI_OK_UTILITY);
+	return split;
+}
+
 void
 stage_drop(const char *stage_table)
 {

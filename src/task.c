@@ -108,9 +108,9 @@ task_parse(Task *task, HeapTuple tuple, TupleDesc tupdesc)
 		value = field(tuple, tupdesc, "kind");
 		if (task->name == NULL)
 			return "capture needs the name of the ETL (a string), not NULL";
-		if (value == NULL || strcmp(value, "dimension") != 0)
-			return "capture follows dimensions: kind \"dimension\"";
-		task->kind = ETL_DIMENSION;
+		if (value == NULL || (strcmp(value, "dimension") != 0 && strcmp(value, "fact") != 0))
+			return "capture needs kind \"dimension\" or \"fact\"";
+		task->kind = etl_kind_from_name(value);
 		value = field(tuple, tupdesc, "interval_ms");
 		if (value == NULL || atoi(value) < 10)
 			return "capture needs interval_ms, a whole number of milliseconds of at least 10";

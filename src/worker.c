@@ -480,7 +480,7 @@ ends_capture(ErrorData *edata)
 }
 
 /*
- * A capture task runs its dimension every interval until it is revoked,
+ * A capture task runs its ETL every interval until it is revoked,
  * each run in a transaction of its own that also records in the task's
  * result how many runs there were, the changes applied and when.  A run
  * that fails records its error there and the next one tries again (after
@@ -524,8 +524,8 @@ run_capture(Task *task)
 			if (ends_capture(edata))
 				ReThrowError(edata);
 			ereport(LOG,
-					(errmsg("pypeline capture task " INT64_FORMAT " (dimension \"%s\"): %s",
-							task->id, task->name, edata->message)));
+					(errmsg("pypeline capture task " INT64_FORMAT " (%s \"%s\"): %s",
+							task->id, etl_kind_name(task->kind), task->name, edata->message)));
 			begin_step();
 			if (!task_note_capture(task->id, ++runs, changes, edata->message))
 				revoked(task);
