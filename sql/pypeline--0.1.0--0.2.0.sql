@@ -160,16 +160,34 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pypeline_save_definition'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
--- The binary log holds the rows of tables: a captured source must be one
--- table's columns, no more (each run checks the columns' origin as well).
-CREATE FUNCTION pypeline._check_captured_source(source_sql text)
-RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+-- What a captured ETL needs, checked when it is defined: a source that is one
+-- table's columns (the binary log holds the rows of tables; each run checks
+-- the columns' origin as well), and a server and account that can be read
+-- (a WARNING names what is missing: the definition is kept, its runs stop
+-- until then).  capture_requirements is defined below; plpgsql resolves it
+-- when this runs.
+CREATE FUNCTION pypeline._check_capture(server name, kind text, name text, source_sql text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	unmet text[];
 BEGIN
 	IF source_sql !~* '^\s*select\s+(?:(?!\m(from|select)\M).)+\s+from\s+[`"]?[\w$]+[`"]?(\.[`"]?[\w$]+[`"]?)?\s*(order\s+by\s+[\w$`", ]+)?;?\s*$' THEN
 		RAISE EXCEPTION 'the source of a captured ETL must read one table: SELECT columns FROM table'
 			USING ERRCODE = 'feature_not_supported',
 			      DETAIL = 'The binary log holds the rows of tables, so capture follows only a source that selects columns of one table, without WHERE, JOIN, GROUP BY or subqueries.',
 			      HINT = 'Select the columns (renamed as need be) of one table: SELECT id AS customer_id, email FROM customers.';
+	END IF;
+	BEGIN
+		unmet := ARRAY(SELECT r.detail FROM pypeline.capture_requirements(server) r WHERE NOT r.met);
+	EXCEPTION
+		WHEN sqlclient_unable_to_establish_sqlconnection OR connection_failure OR invalid_authorization_specification
+		     OR insufficient_privilege OR undefined_object THEN
+			RAISE NOTICE 'the capture requirements of % "%" were not checked: %', kind, name, SQLERRM;
+	END;
+	IF cardinality(unmet) > 0 THEN
+		RAISE WARNING '% "%" cannot read the binary log of server "%" yet', kind, name, server
+			USING DETAIL = array_to_string(unmet, '; ') || '.',
+			      HINT = format('Its runs stop until this is fixed; pypeline.capture_requirements(%L) shows what is met.', server);
 	END IF;
 END $$;
 
@@ -265,7 +283,7 @@ BEGIN
 			RAISE EXCEPTION 'capture => ''binlog'' takes the changes and their times from the binary log, not from incremental_column or change_date_column'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		PERFORM pypeline._check_captured_source(source_sql);
+		PERFORM pypeline._check_capture(server, 'dimension', name, source_sql);
 	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(
 		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
@@ -383,7 +401,7 @@ BEGIN
 			RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		PERFORM pypeline._check_captured_source(source_sql);
+		PERFORM pypeline._check_capture(server, 'fact', name, source_sql);
 	END IF;
 	-- fail early: the source must return every column the definition names
 	-- (when the server can be reached now)
