@@ -22,8 +22,9 @@ Prints "ok - ..." / "not ok - ..." lines and "# " diagnostics; the same seed
 replays the same rounds.
 """
 import random
-import subprocess
 import sys
+
+import clients
 
 SEED, ROUNDS, DATABASE, MYSQL_SOCKET, MYSQL_PORT = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                                     sys.argv[4], sys.argv[5])
@@ -32,22 +33,13 @@ VALUES = ["a", "b", None]
 WEIGHTS = [1, 2, 3]
 
 
-def run(args, text):
-    p = subprocess.run(args, input=text, capture_output=True, text=True, timeout=600)
-    return p.stdout, p.stderr
-
-
 def mysql(text):
-    out, err = run(["mariadb", "--no-defaults", "--socket=" + MYSQL_SOCKET, "-uroot", "-N", "-B",
-                    "pypeline_regress"], text)
-    if err.strip():
-        raise RuntimeError("MariaDB: " + err.strip())
-    return out
+    return clients.mysql(MYSQL_SOCKET, text)
 
 
 def psql(text):
-    out, err = run(["psql", "-X", "-q", "-At", "-F", "|", "-P", "null=NULL", "-v", "ON_ERROR_STOP=1",
-                    "-c", "SET client_min_messages = warning", "-f", "-", "-d", DATABASE], text)
+    out, err = clients.run(clients.psql_command(DATABASE, True) + ["-c", "SET client_min_messages = warning",
+                                                                     "-f", "-"], text)
     if err.strip():
         raise RuntimeError("PostgreSQL: " + err.strip())
     return out

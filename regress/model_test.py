@@ -21,8 +21,9 @@ names the seed and the sequence; the same seed replays the same sequences.
 """
 import datetime
 import random
-import subprocess
 import sys
+
+import clients
 
 SEED, COUNT, DATABASE, MYSQL_SOCKET = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 BATCH = 20
@@ -57,23 +58,12 @@ def show(v):
     return "NULL" if v is None else str(v)
 
 
-def run(args, text):
-    p = subprocess.run(args, input=text, capture_output=True, text=True, timeout=600)
-    return p.stdout, p.stderr
-
-
 def mysql(text):
-    out, err = run(["mariadb", "--no-defaults", "--socket=" + MYSQL_SOCKET, "-uroot", "-N", "-B",
-                    "pypeline_regress"], text)
-    if err.strip():
-        raise RuntimeError("MariaDB: " + err.strip())
-    return out
+    return clients.mysql(MYSQL_SOCKET, text)
 
 
 def psql(text):
-    out, err = run(["psql", "-X", "-q", "-At", "-F", "|", "-P", "null=NULL", "-v", "ON_ERROR_STOP=0",
-                    "-d", DATABASE], text)
-    return out, err
+    return clients.run(clients.psql_command(DATABASE, False), text)
 
 
 class Sequence:

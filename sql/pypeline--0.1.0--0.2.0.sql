@@ -166,11 +166,12 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 -- (a WARNING names what is missing: the definition is kept, its runs stop
 -- until then).  capture_requirements is defined below; plpgsql resolves it
 -- when this runs.
-CREATE FUNCTION pypeline._check_capture(server name, kind text, name text, source_sql text)
+CREATE FUNCTION pypeline._check_capture(capture text, server name, kind text, name text, source_sql text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	unmet text[];
 BEGIN
+	PERFORM pypeline._check_choice('capture', capture, '{binlog}');
 	IF source_sql !~* '^\s*select\s+(?:(?!\m(from|select)\M).)+\s+from\s+[`"]?[\w$]+[`"]?(\.[`"]?[\w$]+[`"]?)?\s*(order\s+by\s+[\w$`", ]+)?;?\s*$' THEN
 		RAISE EXCEPTION 'the source of a captured ETL must read one table: SELECT columns FROM table'
 			USING ERRCODE = 'feature_not_supported',
@@ -277,13 +278,11 @@ BEGIN
 		RAISE EXCEPTION 'beginning_of_time must be before end_of_time'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF capture IS NOT NULL THEN
-		PERFORM pypeline._check_choice('capture', capture, '{binlog}');
-		IF incremental_column IS NOT NULL OR change_date_column IS NOT NULL THEN
-			RAISE EXCEPTION 'capture => ''binlog'' takes the changes and their times from the binary log, not from incremental_column or change_date_column'
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		PERFORM pypeline._check_capture(server, 'dimension', name, source_sql);
+	IF capture IS NOT NULL AND (incremental_column IS NOT NULL OR change_date_column IS NOT NULL) THEN
+		RAISE EXCEPTION 'capture => ''binlog'' takes the changes and their times from the binary log, not from incremental_column or change_date_column'
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF capture IS NOT NULL THEN
+		PERFORM pypeline._check_capture(capture, server, 'dimension', name, source_sql);
 	END IF;
 	RETURN pypeline._save_definition('dimension', jsonb_build_object(
 		'name', name, 'server', server, 'source_sql', source_sql, 'target', target,
@@ -395,13 +394,11 @@ BEGIN
 		RAISE EXCEPTION 'max_deleted_fraction must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF capture IS NOT NULL THEN
-		PERFORM pypeline._check_choice('capture', capture, '{binlog}');
-		IF incremental_column IS NOT NULL OR snapshot_column IS NOT NULL THEN
-			RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		PERFORM pypeline._check_capture(server, 'fact', name, source_sql);
+	IF capture IS NOT NULL AND (incremental_column IS NOT NULL OR snapshot_column IS NOT NULL) THEN
+		RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF capture IS NOT NULL THEN
+		PERFORM pypeline._check_capture(capture, server, 'fact', name, source_sql);
 	END IF;
 	-- fail early: the source must return every column the definition names
 	-- (when the server can be reached now)

@@ -473,6 +473,11 @@ read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
 	const unsigned char *meta = (const unsigned char *) map->metadata.str;
 	const unsigned char *meta_end = meta + map->metadata.length;
 
+	if (map->column_types.length < map->column_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("binary log of MySQL server \"%s\" has a malformed table map for %s.%s at %s",
+						r->server, r->database, r->table, event_coordinates(r))));
 	if ((int) map->column_count != r->ncolumns)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION),
@@ -772,26 +777,22 @@ time_text(BinlogReader *r, int fsp)
 			break;
 		case 1:
 		case 2:
-			intpart = (int64) big_endian(take(r, 3), 3) - 0x800000;
-			frac = (int64) big_endian(take(r, 1), 1);
-			if (intpart < 0 && frac)
-			{
-				intpart++;
-				frac -= 0x100;
-			}
-			packed = intpart * ((int64) 1 << 24) + frac * 10000;
-			break;
 		case 3:
 		case 4:
-			intpart = (int64) big_endian(take(r, 3), 3) - 0x800000;
-			frac = (int64) big_endian(take(r, 2), 2);
-			if (intpart < 0 && frac)
 			{
-				intpart++;
-				frac -= 0x10000;
+				/* one or two bytes of fraction, borrowed from the seconds when negative */
+				int			nbytes = (fsp + 1) / 2;
+
+				intpart = (int64) big_endian(take(r, 3), 3) - 0x800000;
+				frac = (int64) big_endian(take(r, nbytes), nbytes);
+				if (intpart < 0 && frac)
+				{
+					intpart++;
+					frac -= (int64) 1 << (8 * nbytes);
+				}
+				packed = intpart * ((int64) 1 << 24) + frac * (nbytes == 1 ? 10000 : 100);
+				break;
 			}
-			packed = intpart * ((int64) 1 << 24) + frac * 100;
-			break;
 		case 5:
 		case 6:
 			packed = (int64) big_endian(take(r, 6), 6) - INT64CONST(0x800000000000);
