@@ -50,7 +50,10 @@ ALTER TABLE pypeline.fact ALTER COLUMN owner SET NOT NULL, ALTER COLUMN target_s
 	ADD CHECK (cardinality(key_columns) = 0 OR snapshot_column IS NULL),
 	ADD CHECK (deletes = 'ignore' OR (cardinality(key_columns) > 0 AND incremental_column IS NULL)),
 	ADD COLUMN capture text CHECK (capture IN ('binlog')),
-	ADD CONSTRAINT fact_capture_source CHECK (capture IS NULL OR (incremental_column IS NULL AND snapshot_column IS NULL));
+	ADD CONSTRAINT fact_capture_source CHECK (capture IS NULL OR (incremental_column IS NULL AND snapshot_column IS NULL)),
+	ADD COLUMN partition_by text CHECK (partition_by IN ('day', 'month', 'year')),
+	ADD CONSTRAINT fact_partition_key CHECK (partition_by IS NULL OR
+		(event_time_column IS NOT NULL AND cardinality(key_columns) = 0 AND target_ddl IS NULL));
 
 -- What runs wrote belongs to the ETL's owner (row security below).
 CREATE FUNCTION pypeline._upgrade_etl_owner(etl_type text, etl_name text, fallback text) RETURNS regrole
@@ -352,7 +355,8 @@ CREATE FUNCTION pypeline.define_fact(
 	deletes text DEFAULT 'ignore',
 	snapshot_column text DEFAULT NULL,
 	max_deleted_fraction numeric DEFAULT 0.2,
-	capture text DEFAULT NULL)
+	capture text DEFAULT NULL,
+	partition_by text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -400,6 +404,14 @@ BEGIN
 	ELSIF capture IS NOT NULL THEN
 		PERFORM pypeline._check_capture(capture, server, 'fact', name, source_sql);
 	END IF;
+	IF partition_by IS NOT NULL THEN
+		PERFORM pypeline._check_choice('partition_by', partition_by, '{day,month,year}');
+		IF event_time_column IS NULL OR cardinality(key_columns) > 0 OR target_ddl IS NOT NULL THEN
+			RAISE EXCEPTION 'partition_by partitions a derived fact table by its event time: it needs event_time_column, and no key_columns or target_ddl'
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'A primary key on key_columns would have to contain the event time; a target_ddl can declare its own partitions.';
+		END IF;
+	END IF;
 	-- fail early: the source must return every column the definition names
 	-- (when the server can be reached now)
 	needed := ARRAY(SELECT c || '|lookup column' FROM jsonb_each(lookups) l,
@@ -436,7 +448,7 @@ BEGIN
 		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active,
 		'key_columns', coalesce(key_columns, '{}'), 'deletes', deletes,
 		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction,
-		'capture', capture));
+		'capture', capture, 'partition_by', partition_by));
 END $$;
 
 COMMENT ON FUNCTION pypeline.define_fact IS

@@ -13,7 +13,7 @@
  * error, per definition.  Incremental facts read only source rows past the
  * saved watermark, which is saved in the same transaction as the rows.
  *
- * Calls catalog.c, source.c, stage.c, target.c, members.c, lookup.c, execute.c,
+ * Calls catalog.c, source.c, stage.c, target.c, partition.c, members.c, lookup.c, execute.c,
  * deparse.c, convert.c, privilege.c, progress.c and pypeline.c (its settings).
  *
  *-------------------------------------------------------------------------
@@ -380,6 +380,8 @@ derived_ddl(EtlDefinition *def, SourceCursor *cursor, List *resolved)
 						 quote_identifier(lfirst(lc)), convert_mapped_type_name(&cursor->columns[i]));
 	}
 	appendStringInfoChar(&sql, ')');
+	if (def->partition_by)
+		appendStringInfoString(&sql, partition_clause(def));
 	return sql.data;
 }
 
@@ -1206,7 +1208,8 @@ load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool r
 
 	/* a captured fact's snapshot is staged, so that its position is kept with it */
 	if (def->target_ddl || fact_kind(def) == FACT_ACCUMULATING || def->incremental_column ||
-		def->capture_binlog || pypeline_lookup_memory_kb == 0 || (!rebuild && OidIsValid(target_open(def))))
+		def->capture_binlog || def->partition_by || pypeline_lookup_memory_kb == 0 ||
+		(!rebuild && OidIsValid(target_open(def))))
 		return false;
 	s.def = def;
 	s.cursor = *cursor;
@@ -1311,6 +1314,9 @@ fact_load(EtlDefinition *def, bool rebuild)
 		counts.repaired = repair_unmatched(def, resolved, target_columns);
 
 	fact_rows(def, cursor, resolved, stored, &rows);
+	/* the periods of these rows get their partitions first, in this transaction */
+	if (def->partition_by)
+		partition_for_rows(def, stage);
 	if (kind == FACT_ACCUMULATING)
 		check_fact_keys(def, stage);
 	if (kind == FACT_ACCUMULATING && !created)

@@ -13,7 +13,8 @@
  *                  schema changes), fact.c
  *   services       catalog.c (definitions, watermarks), task.c (task
  *                  states), runlog.c, target.c (target tables), members.c
- *                  (unknown and inferred members), stage.c (staging and
+ *                  (unknown and inferred members), partition.c
+ *                  (partitions of targets), stage.c (staging and
  *                  direct writes), source.c (MySQL queries), binlog.c
  *                  (a table's changes in the binary log), execute.c
  *                  (running generated SQL), deparse.c (SQL text)
@@ -452,6 +453,7 @@ typedef struct EtlDefinition
 	char	   *snapshot_column;	/* a periodic snapshot's period */
 	bool		delete_missing; /* deletes => 'delete' */
 	double		max_deleted_fraction;
+	char	   *partition_by;	/* day, month, year: of event_time_column */
 } EtlDefinition;
 
 extern EtlKind etl_kind_from_name(const char *name);
@@ -477,6 +479,14 @@ extern void target_analyze(EtlDefinition *def);
 extern void target_require_columns(EtlDefinition *def, List *needed);
 extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 									List *columns, List *label);
+
+/* ----------------------------------------------------------------
+ * partition.c: partitions of targets
+ * ----------------------------------------------------------------
+ */
+extern char *partition_clause(EtlDefinition *def);
+extern int	partition_for_rows(EtlDefinition *def, const char *stage);
+extern void partition_copy_bounds(Oid from, Oid to);
 
 /* ----------------------------------------------------------------
  * deparse.c: pieces of PostgreSQL SQL text, lists of column names

@@ -16,7 +16,7 @@
  * in it resolve with search_path = pg_catalog, pg_temp: user types and
  * referenced tables must be schema-qualified.
  *
- * Calls execute.c, deparse.c, source.c, convert.c, privilege.c and progress.c.
+ * Calls execute.c, deparse.c, source.c, convert.c, partition.c, privilege.c and progress.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -373,6 +373,9 @@ begin_rebuild(EtlDefinition *def, Oid relid, const char *ddl)
 	create_table(def, ddl, def->target_schema, shadow, true);
 	shadow_relid = get_relname_relid(shadow, get_rel_namespace(relid));
 	change = column_change(relid, shadow_relid, &added);
+	/* rows route in the shadow as they would in the table */
+	if (change == NULL && get_rel_relkind(shadow_relid) == RELKIND_PARTITIONED_TABLE)
+		partition_copy_bounds(relid, shadow_relid);
 	if (change)
 	{
 		exec_sql(psprintf("DROP TABLE %s", quote_qualified_identifier(def->target_schema, shadow)),
@@ -607,6 +610,9 @@ target_finish_rebuild(EtlDefinition *def)
 
 		table_close(shadow_rel, NoLock);
 		table_close(table, NoLock);
+		/* the partitions the rebuild made for its rows */
+		if (partitioned && get_rel_relkind(shadow_relid) == RELKIND_PARTITIONED_TABLE)
+			partition_copy_bounds(shadow_relid, rebuild->relid);
 		exec_sql(psprintf("TRUNCATE %s%s", partitioned ? "" : "ONLY ", def->target_quoted),
 				 SPI_OK_UTILITY);
 		exec_sql(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
