@@ -144,6 +144,14 @@ SELECT pypeline.define_dimension('bl_bad', 'binlog_mysql', 'SELECT id, v FROM bl
 	natural_key => '{id}', capture => 'kafka');
 SELECT pypeline.drop_etl('bl_bad', 'dimension');
 
+-- the log's checksums switched off and on again (each switch starts a file: the
+-- rotates are written with and without one), a latin1 byte MySQL maps to U+0081,
+-- statements on a table whose name contains this one's (no false stop)
+\! bash regress/mysql-exec.sh -e "UPDATE bl_item SET lat = X'6181' WHERE id = 1; SET GLOBAL binlog_checksum = 'NONE'; UPDATE bl_item SET v = 'no checksum' WHERE id = 40; CREATE TABLE bl_item_archive (id INT); ALTER TABLE bl_item_archive ADD COLUMN x INT; DROP TABLE bl_item_archive; SET GLOBAL binlog_checksum = 'CRC32'; UPDATE bl_item SET v = 'checksum again' WHERE id = 5"
+SELECT * FROM bl_run_all();
+SELECT * FROM bl_differences();
+SELECT item_id, v, encode(convert_to(lat, 'UTF8'), 'hex') AS lat FROM bl_cap_dim WHERE is_current AND item_id IN (1, 5, 40) ORDER BY 1;
+
 -- a change of the table's columns stops the run: the log's older rows no longer say which value is which
 \! bash regress/mysql-exec.sh -e "UPDATE bl_item SET v = 'before alter' WHERE id = 1; ALTER TABLE bl_item ADD COLUMN extra INT"
 \x on
@@ -152,6 +160,12 @@ SELECT * FROM bl_error('bl_cap');
 -- the re-snapshot starts over from the table as it is
 SELECT etl_type, etl_name, rows FROM pypeline.process_etl('bl_cap', 'dimension', delete_existing_table => true);
 \! bash regress/mysql-exec.sh -e "ALTER TABLE bl_item DROP COLUMN extra"
+SELECT etl_type, etl_name, rows FROM pypeline.process_etl('bl_cap', 'dimension', delete_existing_table => true);
+-- a statement on the table stops the run even after a comment
+\! bash regress/mysql-exec.sh -e "/* keep the table tidy */ ALTER TABLE bl_item COMMENT = 'items'"
+\x on
+SELECT * FROM bl_error('bl_cap');
+\x off
 SELECT etl_type, etl_name, rows FROM pypeline.process_etl('bl_cap', 'dimension', delete_existing_table => true);
 
 -- a position the log no longer has (purged) is a clear error, never a silent gap

@@ -36,7 +36,11 @@
 #include "utils/formatting.h"
 #include "utils/memutils.h"
 
-/* error of a non-blocking dump that reached the end of the log */
+/*
+ * What Connector/C 3.3 leaves in mysql_errno when a non-blocking dump ends
+ * (2008, its CR_OUT_OF_MEMORY): a fetch that returns nothing before the stop
+ * position, with this or no error, means the log ended early.
+ */
 #define CR_BINLOG_END_OF_DUMP 2008
 
 /* every event of a version 4 log starts with a header of this size */
@@ -55,6 +59,7 @@ typedef struct BinlogColumn
 	bool		is_latin1;		/* MySQL latin1 is cp1252: converted to UTF-8 */
 	List	   *members;		/* ENUM and SET */
 	char	   *column_type;	/* information_schema's, for messages */
+	int			logged_type;	/* the type its TABLE_MAP must say, -1 if any */
 } BinlogColumn;
 
 struct BinlogReader
@@ -300,6 +305,36 @@ mysql_text_literal(const char *name)
 	return buf.data;
 }
 
+/*
+ * The type a column of information_schema's DATA_TYPE has in a TABLE_MAP
+ * (MariaDB's and MySQL 5.6+'s formats); -1 for a type not checked here.
+ */
+static int
+logged_type_of(const char *data_type)
+{
+	static const struct
+	{
+		const char *name;
+		int			type;
+	}			types[] = {
+		{"tinyint", MYSQL_TYPE_TINY}, {"smallint", MYSQL_TYPE_SHORT}, {"mediumint", MYSQL_TYPE_INT24},
+		{"int", MYSQL_TYPE_LONG}, {"bigint", MYSQL_TYPE_LONGLONG}, {"decimal", MYSQL_TYPE_NEWDECIMAL},
+		{"float", MYSQL_TYPE_FLOAT}, {"double", MYSQL_TYPE_DOUBLE}, {"date", MYSQL_TYPE_DATE},
+		{"datetime", MYSQL_TYPE_DATETIME2}, {"timestamp", MYSQL_TYPE_TIMESTAMP2}, {"time", MYSQL_TYPE_TIME2},
+		{"year", MYSQL_TYPE_YEAR}, {"bit", MYSQL_TYPE_BIT}, {"varchar", MYSQL_TYPE_VARCHAR},
+		{"varbinary", MYSQL_TYPE_VARCHAR}, {"char", MYSQL_TYPE_STRING}, {"binary", MYSQL_TYPE_STRING},
+		{"enum", MYSQL_TYPE_STRING}, {"set", MYSQL_TYPE_STRING},
+		{"tinytext", MYSQL_TYPE_BLOB}, {"text", MYSQL_TYPE_BLOB}, {"mediumtext", MYSQL_TYPE_BLOB},
+		{"longtext", MYSQL_TYPE_BLOB}, {"tinyblob", MYSQL_TYPE_BLOB}, {"blob", MYSQL_TYPE_BLOB},
+		{"mediumblob", MYSQL_TYPE_BLOB}, {"longblob", MYSQL_TYPE_BLOB}, {"json", -1},
+	};
+
+	for (int i = 0; i < (int) lengthof(types); i++)
+		if (pg_strcasecmp(data_type, types[i].name) == 0)
+			return types[i].type;
+	return -1;
+}
+
 static void
 read_table_columns(BinlogReader *r)
 {
@@ -342,6 +377,15 @@ read_table_columns(BinlogReader *r)
 		}
 		if (row[2] && (strcmp(row[2], "enum") == 0 || strcmp(row[2], "set") == 0))
 			col->members = parse_members(col->column_type);
+		col->logged_type = row[2] ? logged_type_of(row[2]) : -1;
+		if (list_length(col->members) > 64)
+		{
+			mysql_free_result(res);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of table %s.%s on MySQL server \"%s\" has %d members, more than a SET or ENUM pypeline reads (64)",
+							col->name, r->database, r->table, r->server, list_length(col->members))));
+		}
 	}
 	mysql_free_result(res);
 	if (r->ncolumns == 0)
@@ -399,8 +443,9 @@ report_replication_error(BinlogReader *r)
  */
 BinlogReader *
 binlog_open(SourceConnection *conn, const char *etl, const char *database, const char *table,
-			const char *from, const char *to)
+			const char *from, char **stop)
 {
+	char	   *to;
 	BinlogReader *r = palloc0(sizeof(BinlogReader));
 	unsigned int server_id = 0x50000000u | (unsigned int) MyProcPid;
 	char	   *file;
@@ -412,14 +457,24 @@ binlog_open(SourceConnection *conn, const char *etl, const char *database, const
 	r->etl = etl;
 	r->database = pstrdup(database);
 	r->table = pstrdup(table);
-	if (!binlog_parse_coordinates(from, &file, &r->position) || strlen(file) >= LOG_NAME_SIZE ||
-		!binlog_parse_coordinates(to, &r->stop_file, &r->stop_position))
+	if (!binlog_parse_coordinates(from, &file, &r->position) || strlen(file) >= LOG_NAME_SIZE)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ETL \"%s\" has binary log coordinates \"%s\", not file:position", etl, from),
 				 errhint("Re-snapshot it: process_etl(..., delete_existing_table => true).")));
 	strlcpy(r->file, file, LOG_NAME_SIZE);
+
+	/*
+	 * The columns first, then the stop: a change of the table after them is
+	 * before the stop, where check_statement sees it.
+	 */
 	read_table_columns(r);
+	*stop = to = binlog_current_coordinates(conn);
+	if (!binlog_parse_coordinates(to, &r->stop_file, &r->stop_position))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("MySQL server \"%s\" reports binary log position \"%s\", not file:position",
+						r->server, to)));
 	if (strcmp(r->file, r->stop_file) > 0 ||
 		(strcmp(r->file, r->stop_file) == 0 && r->position > r->stop_position))
 		ereport(ERROR,
@@ -465,6 +520,28 @@ binlog_before(BinlogReader *r)
 
 /* ---- events ---- */
 
+/* A TABLE_MAP type, its synonyms folded (what logged_type_of says). */
+static int
+logged_kind(int type)
+{
+	switch (type)
+	{
+		case MYSQL_TYPE_NEWDATE:
+			return MYSQL_TYPE_DATE;
+		case MYSQL_TYPE_VAR_STRING:
+			return MYSQL_TYPE_VARCHAR;
+		case MYSQL_TYPE_ENUM:
+		case MYSQL_TYPE_SET:
+			return MYSQL_TYPE_STRING;
+		case MYSQL_TYPE_TINY_BLOB:
+		case MYSQL_TYPE_MEDIUM_BLOB:
+		case MYSQL_TYPE_LONG_BLOB:
+			return MYSQL_TYPE_BLOB;
+		default:
+			return type;
+	}
+}
+
 /* Reads each column's metadata from a TABLE_MAP event. */
 static void
 read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
@@ -491,6 +568,14 @@ read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
 		int			nmeta;
 
 		col->type = types[i];
+		if (col->logged_type >= 0 && logged_kind(col->type) != col->logged_type)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION),
+					 errmsg("column \"%s\" of table %s.%s was of another type at binary log position %s (logged as type %d) than it is now (%s) (ETL \"%s\")",
+							col->name, r->database, r->table, event_coordinates(r), col->type,
+							col->column_type, r->etl),
+					 errdetail("The table changed after those rows were written, or its type is logged in a format pypeline does not read."),
+					 errhint("Re-snapshot with pypeline.process_etl('%s', ..., delete_existing_table => true).", r->etl)));
 		switch (col->type)
 		{
 			case MYSQL_TYPE_FLOAT:
@@ -515,8 +600,24 @@ read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
 			case MYSQL_TYPE_SET:
 				nmeta = 2;
 				break;
-			default:
+			case MYSQL_TYPE_TINY:
+			case MYSQL_TYPE_SHORT:
+			case MYSQL_TYPE_INT24:
+			case MYSQL_TYPE_LONG:
+			case MYSQL_TYPE_LONGLONG:
+			case MYSQL_TYPE_YEAR:
+			case MYSQL_TYPE_DATE:
+			case MYSQL_TYPE_NEWDATE:
 				nmeta = 0;
+				break;
+			default:
+				/* its metadata's size unknown, the columns after it could not be read */
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("capture => 'binlog' cannot read column \"%s\" (%s) of %s.%s on MySQL server \"%s\"",
+								col->name, col->column_type, r->database, r->table, r->server),
+						 errdetail("Its binary log type is %d.", col->type),
+						 errhint("Leave the column out of the table, or define ETL \"%s\" without capture.", r->etl)));
 		}
 		if (meta + nmeta > meta_end)
 			ereport(ERROR,
@@ -546,12 +647,32 @@ check_statement(BinlogReader *r, struct st_mariadb_rpl_query_event *query)
 	char	   *lower = asc_tolower(text, strlen(text));
 	char	   *table = asc_tolower(r->table, strlen(r->table));
 	const char *p = lower;
+	bool		names_table = false;
 
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '(')
-		p++;
-	for (int i = 0; verbs[i]; i++)
+	/* spaces and comments before the verb */
+	for (;;)
 	{
-		if (strncmp(p, verbs[i], strlen(verbs[i])) == 0 && strstr(p, table) != NULL)
+		while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '(')
+			p++;
+		if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
+			p = strstr(p + 2, "*/") + 2;
+		else if ((p[0] == '-' && p[1] == '-') || p[0] == '#')
+			p = strchr(p, '\n') ? strchr(p, '\n') : p + strlen(p);
+		else
+			break;
+	}
+	/* the table's name as a whole word */
+	for (const char *at = strstr(p, table); at && !names_table; at = strstr(at + 1, table))
+	{
+		char		before = at == p ? ' ' : at[-1];
+		char		after = at[strlen(table)];
+
+		names_table = !(isalnum((unsigned char) before) || before == '_' || before == '$') &&
+			!(isalnum((unsigned char) after) || after == '_' || after == '$');
+	}
+	for (int i = 0; verbs[i] && names_table; i++)
+	{
+		if (strncmp(p, verbs[i], strlen(verbs[i])) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION),
 					 errmsg("table %s.%s of ETL \"%s\" was changed by a statement at binary log position %s of MySQL server \"%s\"",
@@ -559,6 +680,23 @@ check_statement(BinlogReader *r, struct st_mariadb_rpl_query_event *query)
 					 errdetail("The statement: %.200s", text),
 					 errhint("Re-snapshot with pypeline.process_etl('%s', 'dimension', delete_existing_table => true).", r->etl)));
 	}
+}
+
+/*
+ * A FORMAT_DESCRIPTION event says whether the events of its file end with a
+ * checksum: its checksum algorithm byte comes just before its own (4-byte)
+ * checksum.  The ROTATE that ends the file is written that way too.
+ */
+static void
+read_format_description(BinlogReader *r, MARIADB_RPL_EVENT *ev)
+{
+	const unsigned char *event = ev->raw_data + ev->raw_data_ofs;
+
+	/* version 2, server version 50, timestamp 4, header length 1, algorithm 1, checksum 4 */
+	if (ev->raw_data_ofs + ev->event_length > ev->raw_data_size ||
+		ev->event_length < EVENT_HEADER_SIZE + 2 + 50 + 4 + 1 + 1 + 4)
+		malformed(r, "A format description event is too short.");
+	r->checksum_size = event[ev->event_length - 5] == 1 ? 4 : 0;
 }
 
 /*
@@ -617,28 +755,49 @@ next_rows_event(BinlogReader *r)
 			case ROTATE_EVENT:
 				read_rotate(r, ev);
 				continue;
+			case FORMAT_DESCRIPTION_EVENT:
+				read_format_description(r, ev);
+				break;
 			case TABLE_MAP_EVENT:
 				if (ev->event.table_map.database.length == strlen(r->database) &&
 					ev->event.table_map.table.length == strlen(r->table) &&
 					strncmp(ev->event.table_map.database.str, r->database, strlen(r->database)) == 0 &&
 					strncmp(ev->event.table_map.table.str, r->table, strlen(r->table)) == 0)
 					read_table_map(r, &ev->event.table_map);
+				else if (ev->event.table_map.table_id == r->table_id)
+					r->map_seen = false;	/* its id now names another table */
 				break;
 			case QUERY_EVENT:
+			case QUERY_COMPRESSED_EVENT:
 				check_statement(r, &ev->event.query);
+				break;
+			case WRITE_ROWS_EVENT:
+			case UPDATE_ROWS_EVENT:
+			case DELETE_ROWS_EVENT:
+			case WRITE_ROWS_COMPRESSED_EVENT:
+			case UPDATE_ROWS_COMPRESSED_EVENT:
+			case DELETE_ROWS_COMPRESSED_EVENT:
+			case PARTIAL_UPDATE_ROWS_EVENT:
+				/* MySQL's version 2 row events: the library leaves their second bitmap unread */
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("binary log of MySQL server \"%s\" has a row event of type %d at %s, which capture => 'binlog' does not read (ETL \"%s\")",
+								r->server, ev->event_type, event_coordinates(r), r->etl),
+						 errhint("Capture reads MariaDB's row events; a MySQL 8 source cannot be captured yet.")));
 				break;
 			case WRITE_ROWS_EVENT_V1:
 			case UPDATE_ROWS_EVENT_V1:
 			case DELETE_ROWS_EVENT_V1:
-			case WRITE_ROWS_EVENT:
-			case UPDATE_ROWS_EVENT:
-			case DELETE_ROWS_EVENT:
 			case WRITE_ROWS_COMPRESSED_EVENT_V1:
 			case UPDATE_ROWS_COMPRESSED_EVENT_V1:
 			case DELETE_ROWS_COMPRESSED_EVENT_V1:
 				if (r->map_seen && ev->event.rows.table_id == r->table_id)
 				{
 					struct st_mariadb_rpl_rows_event *rows = &ev->event.rows;
+
+					if (rows->column_bitmap == NULL ||
+						(rows->type == UPDATE_ROWS && rows->column_update_bitmap == NULL))
+						malformed(r, "A rows event has no column bitmap.");
 
 					if ((int) rows->column_count != r->ncolumns)
 						malformed(r, "The rows event has another column count than the table map.");
@@ -683,9 +842,9 @@ decimal_text(BinlogReader *r, int precision, int scale)
 				intg0x = intg % 9,
 				frac0 = scale / 9,
 				frac0x = scale % 9;
-	int			size = intg0 * 4 + decimal_group_bytes[intg0x] + frac0 * 4 + decimal_group_bytes[frac0x];
-	unsigned char *b = palloc(size);
-	const unsigned char *p = b;
+	int			size;
+	unsigned char *b;
+	const unsigned char *p;
 	bool		negative;
 	StringInfoData digits;
 	StringInfoData out;
@@ -693,6 +852,8 @@ decimal_text(BinlogReader *r, int precision, int scale)
 
 	if (precision < 1 || precision > 65 || scale > precision || scale > 38)
 		malformed(r, "A DECIMAL column has an impossible precision or scale.");
+	size = intg0 * 4 + decimal_group_bytes[intg0x] + frac0 * 4 + decimal_group_bytes[frac0x];
+	p = b = palloc(size);
 	memcpy(b, take(r, size), size);
 	negative = (b[0] & 0x80) == 0;
 	b[0] ^= 0x80;
@@ -841,6 +1002,14 @@ binlog_time_text(int64 micros)
 	return epoch_text((uint64) (micros / USECS_PER_SEC), (int) (micros % USECS_PER_SEC), 6);
 }
 
+/* The characters of bytes 0x80 to 0x9F in MySQL's latin1 (cp1252). */
+static const pg_wchar cp1252_high[32] = {
+	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178
+};
+
 /* String bytes as the (UTF-8) connection would have sent them. */
 static char *
 string_text(BinlogColumn *col, const unsigned char *p, size_t len, unsigned long *out_len)
@@ -849,10 +1018,20 @@ string_text(BinlogColumn *col, const unsigned char *p, size_t len, unsigned long
 
 	if (col->is_latin1)
 	{
-		s = (char *) pg_do_encoding_conversion((unsigned char *) pnstrdup((const char *) p, len),
-											   (int) len, PG_WIN1252, PG_UTF8);
-		*out_len = strlen(s);
-		return s;
+		StringInfoData buf;
+
+		/* MySQL's latin1 is cp1252, its five undefined bytes mapped to U+0081, U+008D, ... */
+		initStringInfo(&buf);
+		for (size_t i = 0; i < len; i++)
+		{
+			pg_wchar	c = p[i] >= 0x80 && p[i] < 0xA0 ? cp1252_high[p[i] - 0x80] : p[i];
+			unsigned char utf8[4];
+
+			appendBinaryStringInfo(&buf, (char *) utf8,
+								   pg_utf_mblen(unicode_to_utf8(c, utf8)));
+		}
+		*out_len = buf.len;
+		return buf.data;
 	}
 	s = palloc(len + 1);
 	memcpy(s, p, len);

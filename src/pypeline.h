@@ -200,7 +200,7 @@ extern void binlog_check_access(SourceConnection *conn, const char *etl);
 extern char *binlog_snapshot_coordinates(SourceConnection *conn);
 extern char *binlog_current_coordinates(SourceConnection *conn);
 extern BinlogReader *binlog_open(SourceConnection *conn, const char *etl, const char *database,
-								 const char *table, const char *from, const char *to);
+								 const char *table, const char *from, char **stop);
 extern bool binlog_before(BinlogReader *r);
 extern int	binlog_column_index(BinlogReader *r, const char *name);
 extern bool binlog_next_change(BinlogReader *r, BinlogChange *change);

@@ -362,8 +362,7 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 
 	cursor->conn = pypeline_connect(options);
 	binlog_check_access(cursor->conn, etl_name);
-	cursor->stop = binlog_current_coordinates(cursor->conn);
-	cursor->binlog = binlog_open(cursor->conn, etl_name, database, table, from, cursor->stop);
+	cursor->binlog = binlog_open(cursor->conn, etl_name, database, table, from, &cursor->stop);
 	cursor->table_columns = palloc(sizeof(int) * cursor->nsource);
 	for (int i = 0; i < cursor->nsource; i++)
 	{
