@@ -520,6 +520,27 @@ binlog_before(BinlogReader *r)
 
 /* ---- events ---- */
 
+static void pg_attribute_noreturn()
+malformed_map(BinlogReader *r)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("binary log of MySQL server \"%s\" has a malformed table map for %s.%s at %s",
+					r->server, r->database, r->table, event_coordinates(r))));
+}
+
+/* A column whose logged type pypeline does not decode. */
+static void pg_attribute_noreturn()
+unreadable_column(BinlogReader *r, BinlogColumn *col)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("capture => 'binlog' cannot read column \"%s\" (%s) of %s.%s on MySQL server \"%s\"",
+					col->name, col->column_type, r->database, r->table, r->server),
+			 errdetail("Its binary log type is %d.", col->type),
+			 errhint("Leave the column out of the table, or define ETL \"%s\" without capture.", r->etl)));
+}
+
 /* A TABLE_MAP type, its synonyms folded (what logged_type_of says). */
 static int
 logged_kind(int type)
@@ -551,10 +572,7 @@ read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
 	const unsigned char *meta_end = meta + map->metadata.length;
 
 	if (map->column_types.length < map->column_count)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("binary log of MySQL server \"%s\" has a malformed table map for %s.%s at %s",
-						r->server, r->database, r->table, event_coordinates(r))));
+		malformed_map(r);
 	if ((int) map->column_count != r->ncolumns)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION),
@@ -612,18 +630,10 @@ read_table_map(BinlogReader *r, struct st_mariadb_rpl_table_map_event *map)
 				break;
 			default:
 				/* its metadata's size unknown, the columns after it could not be read */
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("capture => 'binlog' cannot read column \"%s\" (%s) of %s.%s on MySQL server \"%s\"",
-								col->name, col->column_type, r->database, r->table, r->server),
-						 errdetail("Its binary log type is %d.", col->type),
-						 errhint("Leave the column out of the table, or define ETL \"%s\" without capture.", r->etl)));
+				unreadable_column(r, col);
 		}
 		if (meta + nmeta > meta_end)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("binary log of MySQL server \"%s\" has a malformed table map for %s.%s at %s",
-							r->server, r->database, r->table, event_coordinates(r))));
+			malformed_map(r);
 		/* VARCHAR's maximum length is little-endian; the others are two bytes in order */
 		if (col->type == MYSQL_TYPE_VARCHAR || col->type == MYSQL_TYPE_VAR_STRING)
 			col->meta = (unsigned int) little_endian(meta, 2);
@@ -1217,12 +1227,7 @@ value_text(BinlogReader *r, BinlogColumn *col, unsigned long *len)
 				return string_text(col, p, v, len);
 			}
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("capture => 'binlog' cannot read column \"%s\" (%s) of %s.%s on MySQL server \"%s\"",
-							col->name, col->column_type, r->database, r->table, r->server),
-					 errdetail("Its binary log type is %d.", col->type),
-					 errhint("Leave the column out of the table, or define ETL \"%s\" without capture.", r->etl)));
+			unreadable_column(r, col);
 	}
 	*len = strlen(text);
 	return text;
