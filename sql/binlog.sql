@@ -121,6 +121,14 @@ SELECT etl_type, etl_name, state, runs > 0 AS ran, changes_applied AS changes, l
 FROM pypeline.capture_status;
 -- a run that finds nothing writes no run-log row: capture_status says when it last looked
 SELECT count(*) AS rows_of_empty_runs FROM pypeline.run_log WHERE etl_name = 'bl_cap' AND rows_read = 0 AND started_at > now() - interval '1 minute';
+-- another role sees no one else's capture and cannot stop it
+CREATE ROLE regress_capture_other;
+SET ROLE regress_capture_other;
+SELECT count(*) AS captures_seen FROM pypeline.capture_status;
+SELECT pypeline.stop_capture('bl_cap') AS stopped_by_other;
+SELECT pypeline.start_capture('bl_cap');
+RESET ROLE;
+DROP ROLE regress_capture_other;
 SELECT pypeline.stop_capture('bl_cap');
 SELECT pypeline.wait(:capture_task, '60 seconds');
 SELECT state, worker_pid IS NOT NULL AS had_worker FROM pypeline.capture_status WHERE etl_name = 'bl_cap';
