@@ -508,7 +508,7 @@ load_new_target(EtlDefinition *def, SourceCursor *cursor, List *attributes,
 		return SHORTCUT_UNDONE;
 	counts->read = counts->inserted = (uint64) attempt.rows;
 	/* facts join this table next: give the planner fresh statistics */
-	target_analyze(def);
+	target_analyze(def, counts->inserted);
 	return SHORTCUT_LOADED;
 }
 
@@ -880,6 +880,6 @@ merge_stage(EtlDefinition *def, SourceCursor *cursor, List *attributes, const ch
 		catalog_advance_watermark(def, stage);
 	stage_drop(stage);
 	/* facts join this table next: give the planner fresh statistics */
-	target_analyze(def);
+	target_analyze(def, created ? UINT64_MAX : counts.inserted + counts.updated + counts.deleted);
 	return counts;
 }

@@ -1249,7 +1249,7 @@ load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool r
 	counts->unmatched = unmatched_counts(&json);
 	MemoryContextDelete(s.context);
 	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
-	target_analyze(def);
+	target_analyze(def, counts->inserted);
 	return true;
 }
 
@@ -1345,7 +1345,7 @@ fact_load(EtlDefinition *def, bool rebuild)
 		catalog_save_watermark(def, position);
 	stage_drop(stage);
 	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
-	target_analyze(def);
+	target_analyze(def, created ? UINT64_MAX : counts.inserted + counts.updated + counts.deleted + counts.repaired);
 	counts.nothing_new = pulling && counts.read == 0;
 	return counts;
 }

@@ -475,7 +475,7 @@ extern bool target_prepare(EtlDefinition *def, bool rebuild, const char *derived
 						   void (*before_drop) (EtlDefinition *def, void *arg), void *arg);
 extern void target_abandon_rebuild(EtlDefinition *def);
 extern void target_finish_rebuild(EtlDefinition *def);
-extern void target_analyze(EtlDefinition *def);
+extern void target_analyze(EtlDefinition *def, uint64 written);
 extern void target_require_columns(EtlDefinition *def, List *needed);
 extern void target_require_lossless(EtlDefinition *def, SourceCursor *cursor, const char *stage,
 									List *columns, List *label);

@@ -543,13 +543,25 @@ continue_sequences(const char *table, const char *shadow)
 /*
  * Fresh statistics for the target after a load (facts join dimensions
  * next).  A rebuild's shadow goes at the switch, and its statistics with
- * it: the switch analyzes the target instead.
+ * it: the switch analyzes the target instead.  A run that wrote fewer rows
+ * than a twentieth of a table already analyzed leaves its statistics as
+ * they are: they still describe it, autovacuum analyzes it once a tenth has
+ * changed, and sampling a large table on every small rerun (or a capture's
+ * every pull) cost more than the writes.
  */
 void
-target_analyze(EtlDefinition *def)
+target_analyze(EtlDefinition *def, uint64 written)
 {
-	if (def->rebuild == NULL)
-		exec_analyze(def->target_quoted);
+	int64		estimated;
+
+	if (def->rebuild != NULL)
+		return;
+	estimated = (int64) exec_count(psprintf("SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c "
+											"WHERE c.oid = %s::regclass",
+											quote_literal_cstr(def->target_quoted)));
+	if (estimated > 0 && (double) written * 20 < (double) estimated)
+		return;
+	exec_analyze(def->target_quoted);
 }
 
 /*
