@@ -85,36 +85,28 @@ task_parse(Task *task, HeapTuple tuple, TupleDesc tupdesc)
 
 	if (field(tuple, tupdesc, "is_object") == NULL)
 		return "the arguments of a task must be a JSON object";
-	if (what && strcmp(what, "process_etl") == 0)
+	if (what && (strcmp(what, "process_etl") == 0 || strcmp(what, "capture") == 0))
 	{
-		task->what = TASK_PROCESS_ETL;
+		task->what = strcmp(what, "capture") == 0 ? TASK_CAPTURE : TASK_PROCESS_ETL;
 		task->name = field(tuple, tupdesc, "name");
 		value = field(tuple, tupdesc, "kind");
 		if (task->name == NULL)
-			return "process_etl needs the name of the ETL (a string), not NULL";
+			return psprintf("%s needs the name of the ETL (a string), not NULL", what);
 		if (value == NULL || (strcmp(value, "dimension") != 0 && strcmp(value, "fact") != 0))
-			return "process_etl needs kind \"dimension\" or \"fact\"";
+			return psprintf("%s needs kind \"dimension\" or \"fact\"", what);
 		task->kind = etl_kind_from_name(value);
+		if (task->what == TASK_CAPTURE)
+		{
+			value = field(tuple, tupdesc, "interval_ms");
+			if (value == NULL || atoi(value) < 10)
+				return "capture needs interval_ms, a whole number of milliseconds of at least 10";
+			task->interval_ms = atoi(value);
+			return NULL;
+		}
 		value = field(tuple, tupdesc, "delete_existing_table");
 		if (value == NULL)
 			return "process_etl needs delete_existing_table true or false, not NULL";
 		task->rebuild = strcmp(value, "true") == 0;
-		return NULL;
-	}
-	if (what && strcmp(what, "capture") == 0)
-	{
-		task->what = TASK_CAPTURE;
-		task->name = field(tuple, tupdesc, "name");
-		value = field(tuple, tupdesc, "kind");
-		if (task->name == NULL)
-			return "capture needs the name of the ETL (a string), not NULL";
-		if (value == NULL || (strcmp(value, "dimension") != 0 && strcmp(value, "fact") != 0))
-			return "capture needs kind \"dimension\" or \"fact\"";
-		task->kind = etl_kind_from_name(value);
-		value = field(tuple, tupdesc, "interval_ms");
-		if (value == NULL || atoi(value) < 10)
-			return "capture needs interval_ms, a whole number of milliseconds of at least 10";
-		task->interval_ms = atoi(value);
 		return NULL;
 	}
 	if (what && strcmp(what, "refresh_data_warehouse") == 0)
