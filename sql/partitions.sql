@@ -53,6 +53,45 @@ SELECT rows FROM pypeline.process_etl('pt_hand', 'fact');
 SELECT rows FROM pypeline.process_etl('pt_hand', 'fact', delete_existing_table => true);
 SELECT * FROM pt_partitions('pt_hand_fact');
 
+-- a timestamptz event time written in another session time zone and DateStyle, a long table name
+\! bash regress/mysql-exec.sh -e "CREATE TABLE pt_stamp (id INT PRIMARY KEY, at TIMESTAMP NULL DEFAULT NULL); INSERT INTO pt_stamp VALUES (1, '2024-01-31 23:30:00'), (2, '2024-02-01 00:30:00'), (3, NULL)"
+SET TimeZone = 'Asia/Shanghai';
+SET DateStyle = 'SQL, DMY';
+SELECT pypeline.define_fact('pt_stamp', 'regress_mysql', 'SELECT id, at FROM pt_stamp', 'pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions',
+	degenerate_columns => '{id}', event_time_column => 'at', incremental_column => 'id', partition_by => 'month');
+SELECT rows FROM pypeline.process_etl('pt_stamp', 'fact');
+RESET TimeZone;
+RESET DateStyle;
+-- UTC months: 23:30 on January 31 UTC is in January, whatever the session's zone
+SELECT partition, bound, rows FROM pt_partitions('pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions');
+-- a relation with a period's name that is not its partition stops the load
+SELECT partition AS january FROM pt_partitions('pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions')
+WHERE partition LIKE '%p2024_01' \gset
+ALTER TABLE pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions DETACH PARTITION :"january";
+\! bash regress/mysql-exec.sh -e "INSERT INTO pt_stamp VALUES (4, '2024-01-15 12:00:00')"
+SELECT rows FROM pypeline.process_etl('pt_stamp', 'fact');
+-- the undated partition takes no dated row
+SELECT partition AS undated FROM pt_partitions('pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions')
+WHERE bound = 'DEFAULT' \gset
+INSERT INTO :"undated" (id, at) VALUES (9, '2024-03-01');
+DROP TABLE :"january";
+SELECT rows FROM pypeline.process_etl('pt_stamp', 'fact', delete_existing_table => true);
+SELECT partition, rows FROM pt_partitions('pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions');
+SELECT pypeline.drop_etl('pt_stamp', 'fact');
+DROP TABLE pt_stamp_fact_with_a_name_long_enough_to_be_cut_in_partitions;
+\! bash regress/mysql-exec.sh -e "DROP TABLE pt_stamp"
+
+-- a fact that becomes partitioned is created again on its rebuild (its partitioning changes)
+SELECT pypeline.define_fact('pt_later', 'regress_mysql', 'SELECT id, amount, happened FROM pt_event', 'pt_later_fact',
+	measures => '{amount}', degenerate_columns => '{id}', event_time_column => 'happened');
+SELECT rows FROM pypeline.process_etl('pt_later', 'fact');
+SELECT pypeline.define_fact('pt_later', 'regress_mysql', 'SELECT id, amount, happened FROM pt_event', 'pt_later_fact',
+	measures => '{amount}', degenerate_columns => '{id}', event_time_column => 'happened', partition_by => 'year');
+SELECT rows FROM pypeline.process_etl('pt_later', 'fact', delete_existing_table => true);
+SELECT partition, rows FROM pt_partitions('pt_later_fact');
+SELECT pypeline.drop_etl('pt_later', 'fact');
+DROP TABLE pt_later_fact;
+
 -- what partition_by needs
 SELECT pypeline.define_fact('pt_bad', 'regress_mysql', 'SELECT id, amount, happened FROM pt_event', 'pt_bad_fact',
 	measures => '{amount}', partition_by => 'month');

@@ -7,10 +7,15 @@
  *
  * A fact defined with partition_by => 'day' | 'month' | 'year' gets a
  * target partitioned by range of its event time column, one partition per
- * period named <table>_p<YYYY[_MM[_DD]]>, and a DEFAULT partition
- * <table>_undated for rows without an event time.  Before rows are written,
- * the periods they fall in get their partitions; a partition of that name
- * that exists is used as it is.
+ * period named <table>_p<YYYY[_MM[_DD]]> (the table's part cut to keep the
+ * name within NAMEDATALEN), and a DEFAULT partition <table>_undated for rows
+ * without a finite event time, which a CHECK keeps to those (so adding a
+ * period need not scan it, and a row that should have had its period is an
+ * error, never silently undated).  Before rows are written, the periods they
+ * fall in get their partitions: made as tables, then attached, which takes
+ * a lock readers do not wait for.  A relation of a partition's name that is
+ * not that partition stops the load.  Bounds are written with DateStyle ISO
+ * and TimeZone UTC, whatever the session has.
  *
  * A rebuild writes a shadow table created from the same definition: it
  * gets the target's partitions first (so rows route as they would in the
@@ -25,8 +30,60 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
+
+/*
+ * <table><suffix> within NAMEDATALEN: the table's part is cut (on a
+ * character boundary), the suffix kept, so the names of two periods differ.
+ */
+static char *
+partition_name(const char *table, const char *suffix)
+{
+	int			room = NAMEDATALEN - 1 - (int) strlen(suffix);
+	int			keep;
+
+	if (room < 1)
+		return pnstrdup(psprintf("%s%s", table, suffix),
+						pg_mbcliplen(psprintf("%s%s", table, suffix), strlen(table) + strlen(suffix), NAMEDATALEN - 1));
+	keep = pg_mbcliplen(table, strlen(table), room);
+	return psprintf("%.*s%s", keep, table, suffix);
+}
+
+/*
+ * Whether "name" in the table's schema is one of its partitions; a
+ * relation of that name that is not stops the load, which would otherwise
+ * send the period's rows elsewhere.
+ */
+static bool
+has_partition(Oid relid, const char *name)
+{
+	Oid			child = get_relname_relid(name, get_rel_namespace(relid));
+
+	if (!OidIsValid(child))
+		return false;
+	if (exec_count(psprintf("SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhrelid = %u AND inhparent = %u",
+							child, relid)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation %s exists but is not a partition of table %s", name, get_rel_name(relid)),
+				 errdetail("pypeline would put the rows of its period there."),
+				 errhint("Attach it back (ALTER TABLE ... ATTACH PARTITION), or rename it to keep it apart.")));
+	return true;
+}
+
+/* DateStyle ISO and TimeZone UTC until restore_settings: bounds read back as written. */
+static int
+pin_settings(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
 
 /* The partitions of a table: name and bound ("FOR VALUES ...", "DEFAULT"). */
 static List *
@@ -49,12 +106,13 @@ partitions_of(Oid relid, List **bounds)
 
 /*
  * Gives table "to" a partition for every bound of table "from" that it
- * lacks, named after "to" with the suffix the partition of "from" has after
- * the name of "from" (or, if it has none, "to"_<partition>).
+ * lacks, named after "to" with what the partition's name adds to the part
+ * it shares with the name of "from".
  */
 void
 partition_copy_bounds(Oid from, Oid to)
 {
+	int			level = pin_settings();
 	List	   *from_bounds;
 	List	   *to_bounds;
 	List	   *from_names = partitions_of(from, &from_bounds);
@@ -68,17 +126,20 @@ partition_copy_bounds(Oid from, Oid to)
 	forboth(name, from_names, bound, from_bounds)
 	{
 		const char *partition = lfirst(name);
-		size_t		prefix = strlen(from_name);
+		size_t		prefix = 0;
 		char	   *child;
 
 		if (string_list_member(to_bounds, lfirst(bound)))
 			continue;
-		child = strncmp(partition, from_name, prefix) == 0 ?
-			psprintf("%s%s", to_name, partition + prefix) : psprintf("%s_%s", to_name, partition);
+		/* what the partition's name adds to (the cut part of) its table's */
+		while (partition[prefix] && partition[prefix] == from_name[prefix])
+			prefix++;
+		child = partition_name(to_name, partition[prefix] ? partition + prefix : "_1");
 		exec_sql(psprintf("CREATE TABLE %s PARTITION OF %s %s", quote_qualified_identifier(schema, child),
 						  quote_qualified_identifier(schema, to_name), (char *) lfirst(bound)),
 				 SPI_OK_UTILITY);
 	}
+	AtEOXact_GUC(true, level);
 }
 
 /*
@@ -95,13 +156,13 @@ period_columns(const char *unit, Oid type, const char *column)
 
 	if (type == DATEOID)
 		return psprintf("date_trunc(%s, s.%s)::date AS p, (date_trunc(%s, s.%s) + %s)::date AS e, "
-						"date_trunc(%s, s.%s) AS w", u, c, u, c, step, u, c);
+						"date_trunc(%s, s.%s) AS w, isfinite(s.%s) AS f", u, c, u, c, step, u, c, c);
 	if (type == TIMESTAMPTZOID)
 		return psprintf("date_trunc(%s, s.%s, 'UTC') AS p, "
 						"(date_trunc(%s, s.%s AT TIME ZONE 'UTC') + %s) AT TIME ZONE 'UTC' AS e, "
-						"date_trunc(%s, s.%s AT TIME ZONE 'UTC') AS w", u, c, u, c, step, u, c);
-	return psprintf("date_trunc(%s, s.%s) AS p, date_trunc(%s, s.%s) + %s AS e, date_trunc(%s, s.%s) AS w",
-					u, c, u, c, step, u, c);
+						"date_trunc(%s, s.%s AT TIME ZONE 'UTC') AS w, isfinite(s.%s) AS f", u, c, u, c, step, u, c, c);
+	return psprintf("date_trunc(%s, s.%s) AS p, date_trunc(%s, s.%s) + %s AS e, date_trunc(%s, s.%s) AS w, "
+					"isfinite(s.%s) AS f", u, c, u, c, step, u, c, c);
 }
 
 /* The clause a partitioned target is created with. */
@@ -126,20 +187,29 @@ partition_for_rows(EtlDefinition *def, const char *stage)
 	Oid			type = exec_column_type_oid(def->target_quoted, def->event_time_column, &typmod);
 	const char *format = strcmp(def->partition_by, "year") == 0 ? "YYYY" :
 		strcmp(def->partition_by, "month") == 0 ? "YYYY_MM" : "YYYY_MM_DD";
-	char	   *undated = psprintf("%s_undated", table);
+	char	   *column = pstrdup(quote_identifier(def->event_time_column));
+	char	   *undated = partition_name(table, "_undated");
 	List	   *periods = NIL;
 	ListCell   *lc;
 	int			created = 0;
+	int			level;
 
-	if (get_relname_relid(undated, get_rel_namespace(relid)) == InvalidOid)
+	if (type != DATEOID && type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("fact \"%s\" is partitioned by day, month or year of column \"%s\", which is of type %s",
+						def->name, def->event_time_column, format_type_be(type)),
+				 errhint("partition_by needs an event time of type date, timestamp or timestamptz.")));
+	level = pin_settings();
+	if (!has_partition(relid, undated))
 	{
-		exec_sql(psprintf("CREATE TABLE %s PARTITION OF %s DEFAULT", quote_qualified_identifier(schema, undated),
-						  def->target_quoted),
+		exec_sql(psprintf("CREATE TABLE %s PARTITION OF %s (CHECK (%s IS NULL OR NOT isfinite(%s))) DEFAULT",
+						  quote_qualified_identifier(schema, undated), def->target_quoted, column, column),
 				 SPI_OK_UTILITY);
 		created++;
 	}
-	exec_sql(psprintf("SELECT DISTINCT p::text, e::text, to_char(w, %s) FROM (SELECT %s FROM pg_temp.%s s) x "
-					  "WHERE p IS NOT NULL ORDER BY 1",
+	exec_sql(psprintf("SELECT DISTINCT p::text, e::text, to_char(w, %s) || CASE WHEN w < '0001-01-01' THEN '_bc' ELSE '' END "
+					  "FROM (SELECT %s FROM pg_temp.%s s) x WHERE p IS NOT NULL AND f ORDER BY 1",
 					  quote_literal_cstr(format), period_columns(def->partition_by, type, def->event_time_column),
 					  stage),
 			 SPI_OK_SELECT);
@@ -150,15 +220,27 @@ partition_for_rows(EtlDefinition *def, const char *stage)
 	foreach(lc, periods)
 	{
 		List	   *period = lfirst(lc);
-		char	   *child = psprintf("%s_p%s", table, (char *) lthird(period));
+		char	   *child = partition_name(table, psprintf("_p%s", (char *) lthird(period)));
+		char	   *quoted = quote_qualified_identifier(schema, child);
+		char	   *from = quote_literal_cstr(linitial(period));
+		char	   *to = quote_literal_cstr(lsecond(period));
 
-		if (get_relname_relid(child, get_rel_namespace(relid)) != InvalidOid)
+		if (has_partition(relid, child))
 			continue;
-		exec_sql(psprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)",
-						  quote_qualified_identifier(schema, child), def->target_quoted,
-						  quote_literal_cstr(linitial(period)), quote_literal_cstr(lsecond(period))),
+
+		/*
+		 * Made beside the table and attached: CREATE ... PARTITION OF would
+		 * lock the table against its readers until the load commits.  The
+		 * CHECK, the bound itself, spares the attach a scan.
+		 */
+		exec_sql(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS, CHECK (%s >= %s AND %s < %s))",
+						  quoted, def->target_quoted, column, from, column, to),
+				 SPI_OK_UTILITY);
+		exec_sql(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+						  def->target_quoted, quoted, from, to),
 				 SPI_OK_UTILITY);
 		created++;
 	}
+	AtEOXact_GUC(true, level);
 	return created;
 }

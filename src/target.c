@@ -321,6 +321,12 @@ column_change(Oid table, Oid shadow, List **added)
 							format_type_with_typemod(typid, typmod),
 							format_type_with_typemod(new_typid, new_typmod));
 	}
+	/* the shadow's rows route by its own partitioning: it must be the table's */
+	exec_sql(psprintf("SELECT coalesce(pg_catalog.pg_get_partkeydef(%u), '') = coalesce(pg_catalog.pg_get_partkeydef(%u), '')",
+					  table, shadow),
+			 SPI_OK_SELECT);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
+		return "its partitioning changes";
 	foreach(lc, table_columns)
 	{
 		char	   *column = lfirst(lc);
@@ -622,11 +628,11 @@ target_finish_rebuild(EtlDefinition *def)
 
 		table_close(shadow_rel, NoLock);
 		table_close(table, NoLock);
-		/* the partitions the rebuild made for its rows */
-		if (partitioned && get_rel_relkind(shadow_relid) == RELKIND_PARTITIONED_TABLE)
-			partition_copy_bounds(shadow_relid, rebuild->relid);
 		exec_sql(psprintf("TRUNCATE %s%s", partitioned ? "" : "ONLY ", def->target_quoted),
 				 SPI_OK_UTILITY);
+		/* the partitions the rebuild made for its rows, added to the emptied table */
+		if (partitioned && get_rel_relkind(shadow_relid) == RELKIND_PARTITIONED_TABLE)
+			partition_copy_bounds(shadow_relid, rebuild->relid);
 		exec_sql(psprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
 						  def->target_quoted, list, list, shadow), SPI_OK_INSERT);
 		exec_sql(psprintf("DROP TABLE %s", shadow), SPI_OK_UTILITY);
