@@ -142,6 +142,21 @@ take(BinlogReader *r, size_t n)
 	return p;
 }
 
+/* The whole result of a small query ("action" completes its error message). */
+static MYSQL_RES *
+stored_result(SourceConnection *conn, const char *sql, const char *action)
+{
+	MYSQL_RES  *res = NULL;
+
+	pypeline_send_query(conn, sql, action);
+	MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
+					  mysql_store_result_cont, &res, conn->mysql);
+	conn->busy = false;
+	if (res == NULL)
+		pypeline_report_mysql_error(conn, action);
+	return res;
+}
+
 /*
  * One row of a small query, its columns as strings (NULL for NULL), or NULL
  * when the query returned no row.
@@ -149,16 +164,10 @@ take(BinlogReader *r, size_t n)
 static char **
 query_one_row(SourceConnection *conn, const char *sql, int ncolumns)
 {
-	MYSQL_RES  *res = NULL;
+	MYSQL_RES  *res = stored_result(conn, sql, "read the binary log coordinates of");
 	MYSQL_ROW	row;
 	char	  **values = NULL;
 
-	pypeline_send_query(conn, sql, "read the binary log coordinates of");
-	MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
-					  mysql_store_result_cont, &res, conn->mysql);
-	conn->busy = false;
-	if (res == NULL)
-		pypeline_report_mysql_error(conn, "read the binary log coordinates of");
 	if ((row = mysql_fetch_row(res)) != NULL && (int) mysql_num_fields(res) >= ncolumns)
 	{
 		values = palloc0(sizeof(char *) * ncolumns);
@@ -339,7 +348,7 @@ static void
 read_table_columns(BinlogReader *r)
 {
 	SourceConnection *conn = r->conn;
-	MYSQL_RES  *res = NULL;
+	MYSQL_RES  *res;
 	MYSQL_ROW	row;
 	char	   *sql = psprintf("SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, '') "
 							   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
@@ -347,12 +356,7 @@ read_table_columns(BinlogReader *r)
 							   mysql_text_literal(r->database), mysql_text_literal(r->table));
 	int			i = 0;
 
-	pypeline_send_query(conn, sql, "read the columns of a captured table on");
-	MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
-					  mysql_store_result_cont, &res, conn->mysql);
-	conn->busy = false;
-	if (res == NULL)
-		pypeline_report_mysql_error(conn, "read the columns of a captured table on");
+	res = stored_result(conn, sql, "read the columns of a captured table on");
 	r->ncolumns = (int) mysql_num_rows(res);
 	r->columns = palloc0(sizeof(BinlogColumn) * Max(r->ncolumns, 1));
 	while ((row = mysql_fetch_row(res)) != NULL)

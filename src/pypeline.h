@@ -237,6 +237,8 @@ typedef struct SourceCursor
 	int		   *key_columns;	/* the natural key's, nkeys of them */
 	int			nkeys;
 	MemoryContext change_context;	/* the change being returned */
+	char	  **change_row;		/* its row, as text per cursor column */
+	unsigned long *change_lengths;
 	BinlogChange change;
 	int			pending;		/* 2: its before image as a delete, 1: its after image */
 	bool		key_moved;		/* the pending update changed the key */

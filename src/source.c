@@ -264,8 +264,6 @@ source_open(const char *server_name, const char *sql, const char *etl_kind, cons
 	return open_query(server_name, sql, etl_kind, etl_name, NULL);
 }
 
-/* A query and the binary log coordinates of its snapshot (capture => 'binlog'). */
-
 /*
  * The table every column of a captured source reads; a column that is an
  * expression, or columns of two tables, cannot be followed in the log.
@@ -295,6 +293,7 @@ captured_table(SourceCursor *cursor, const char *server_name, char **database, c
 	}
 }
 
+/* A query and the binary log coordinates of its snapshot (capture => 'binlog'). */
 SourceCursor *
 source_open_snapshot(const char *server_name, const char *sql, const char *etl_kind,
 					 const char *etl_name, char **coordinates)
@@ -383,6 +382,8 @@ source_open_changes(const char *server_name, const char *sql, const char *etl_ki
 	}
 	cursor->change_context = AllocSetContextCreate(CurrentMemoryContext, "pypeline captured change",
 												   ALLOCSET_DEFAULT_SIZES);
+	cursor->change_row = palloc(sizeof(char *) * cursor->ncolumns);
+	cursor->change_lengths = palloc(sizeof(unsigned long) * cursor->ncolumns);
 	cursor->errcallback.callback = source_error_context;
 	cursor->errcallback.arg = cursor;
 	return cursor;
@@ -489,8 +490,8 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 
 	if (cursor->binlog)
 	{
-		row = palloc(sizeof(char *) * cursor->ncolumns);
-		lengths = palloc(sizeof(unsigned long) * cursor->ncolumns);
+		row = cursor->change_row;
+		lengths = cursor->change_lengths;
 		if (!next_change_row(cursor, row, lengths))
 		{
 			error_context_stack = cursor->errcallback.previous;

@@ -730,6 +730,7 @@ stage_split_changes(const char *stage_table, List *key, const char *gone_table, 
 {
 	ChangeSplit split = {0};
 	char	   *columns = deparse_columns(key, NULL);
+	uint64		removed;
 
 	if (key != NIL)
 	{
@@ -744,13 +745,11 @@ stage_split_changes(const char *stage_table, List *key, const char *gone_table, 
 											 "WHERE " COL_CHANGE " = " CHANGE_DELETE
 											 " AND (%s) NOT IN (SELECT %s FROM pg_temp.%s)",
 											 columns, stage_table, columns, columns, gone_table));
-		exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_DELETE, stage_table),
-				 SPI_OK_DELETE);
 	}
-	else
-		split.deleted = exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_DELETE,
-										  stage_table),
-								 SPI_OK_DELETE);
+	removed = exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_DELETE, stage_table),
+					   SPI_OK_DELETE);
+	if (key == NIL)
+		split.deleted = removed;
 	if (!keep_updates)
 		split.updates_dropped = exec_sql(psprintf("DELETE FROM pg_temp.%s WHERE " COL_CHANGE " = " CHANGE_UPDATE,
 												  stage_table),
