@@ -18,6 +18,7 @@ OBJS = \
 	src/options.o \
 	src/connection.o \
 	src/source.o \
+	src/split.o \
 	src/binlog.o \
 	src/convert.o \
 	src/query.o \
@@ -70,7 +71,7 @@ EXTRA_CLEAN = src/.build-flags tmp_install build
 # Regression tests run by regress/check.sh, in this order (sql/<name>.sql,
 # expected/<name>.out).  Not called REGRESS so PGXS does not install its own
 # "check" target, which cannot start a MySQL server.
-TESTS = init options query types conversions errors connections tls capture binlog dimension_type1 dimension_type2 dimension_rules history fact fact_kinds fact_lookups partitions rebuild rerun etl_run async security roles flashnotes
+TESTS = init options query types conversions errors connections tls capture binlog dimension_type1 dimension_type2 dimension_rules history fact fact_kinds fact_lookups partitions split rebuild rerun etl_run async security roles flashnotes
 
 # Debian's /usr/bin/pg_config picks the newest server-dev; pypeline targets 15.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

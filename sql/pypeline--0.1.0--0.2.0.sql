@@ -53,7 +53,9 @@ ALTER TABLE pypeline.fact ALTER COLUMN owner SET NOT NULL, ALTER COLUMN target_s
 	ADD CONSTRAINT fact_capture_source CHECK (capture IS NULL OR (incremental_column IS NULL AND snapshot_column IS NULL)),
 	ADD COLUMN partition_by text CHECK (partition_by IN ('day', 'month', 'year')),
 	ADD CONSTRAINT fact_partition_key CHECK (partition_by IS NULL OR
-		(event_time_column IS NOT NULL AND cardinality(key_columns) = 0 AND target_ddl IS NULL));
+		(event_time_column IS NOT NULL AND cardinality(key_columns) = 0 AND target_ddl IS NULL)),
+	ADD COLUMN split_column text,
+	ADD CONSTRAINT fact_split_read CHECK (split_column IS NULL OR capture IS NULL);
 
 -- What runs wrote belongs to the ETL's owner (row security below).
 CREATE FUNCTION pypeline._upgrade_etl_owner(etl_type text, etl_name text, fallback text) RETURNS regrole
@@ -356,7 +358,8 @@ CREATE FUNCTION pypeline.define_fact(
 	snapshot_column text DEFAULT NULL,
 	max_deleted_fraction numeric DEFAULT 0.2,
 	capture text DEFAULT NULL,
-	partition_by text DEFAULT NULL)
+	partition_by text DEFAULT NULL,
+	split_column text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -398,6 +401,11 @@ BEGIN
 		RAISE EXCEPTION 'max_deleted_fraction must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF split_column IS NOT NULL AND capture IS NOT NULL THEN
+		RAISE EXCEPTION 'split_column reads a fact''s source as key ranges in several snapshots; a captured fact reads one snapshot and then the binary log'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Give the fact split_column or capture, not both.';
+	END IF;
 	IF capture IS NOT NULL AND (incremental_column IS NOT NULL OR snapshot_column IS NOT NULL) THEN
 		RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -421,7 +429,8 @@ BEGIN
 	       || ARRAY(SELECT c || '|degenerate column' FROM unnest(degenerate_columns) c)
 	       || ARRAY(SELECT c || '|key column' FROM unnest(key_columns) c)
 	       || ARRAY(SELECT c || '|' || r FROM (VALUES (event_time_column, 'event time column'),
-	                (incremental_column, 'incremental column'), (snapshot_column, 'snapshot column')) v(c, r)
+	                (incremental_column, 'incremental column'), (snapshot_column, 'snapshot column'),
+	                (split_column, 'split column')) v(c, r)
 	                WHERE c IS NOT NULL);
 	BEGIN
 		source_columns := ARRAY(SELECT d.column_name FROM pypeline.describe(server, source_sql) d);
@@ -448,7 +457,7 @@ BEGIN
 		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active,
 		'key_columns', coalesce(key_columns, '{}'), 'deletes', deletes,
 		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction,
-		'capture', capture, 'partition_by', partition_by));
+		'capture', capture, 'partition_by', partition_by, 'split_column', split_column));
 END $$;
 
 COMMENT ON FUNCTION pypeline.define_fact IS

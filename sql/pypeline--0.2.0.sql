@@ -111,7 +111,10 @@ CREATE TABLE pypeline.fact (
 	-- a derived target partitioned by range of the event time
 	partition_by text CHECK (partition_by IN ('day', 'month', 'year')),
 	CONSTRAINT fact_partition_key CHECK (partition_by IS NULL OR
-		(event_time_column IS NOT NULL AND cardinality(key_columns) = 0 AND target_ddl IS NULL))
+		(event_time_column IS NOT NULL AND cardinality(key_columns) = 0 AND target_ddl IS NULL)),
+	-- the source read as key ranges of this column by background workers
+	split_column text,
+	CONSTRAINT fact_split_read CHECK (split_column IS NULL OR capture IS NULL)
 );
 
 -- Incremental ETLs: the highest incremental_column value loaded, saved in the
@@ -453,7 +456,8 @@ CREATE FUNCTION pypeline.define_fact(
 	snapshot_column text DEFAULT NULL,
 	max_deleted_fraction numeric DEFAULT 0.2,
 	capture text DEFAULT NULL,
-	partition_by text DEFAULT NULL)
+	partition_by text DEFAULT NULL,
+	split_column text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -495,6 +499,11 @@ BEGIN
 		RAISE EXCEPTION 'max_deleted_fraction must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF split_column IS NOT NULL AND capture IS NOT NULL THEN
+		RAISE EXCEPTION 'split_column reads a fact''s source as key ranges in several snapshots; a captured fact reads one snapshot and then the binary log'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Give the fact split_column or capture, not both.';
+	END IF;
 	IF capture IS NOT NULL AND (incremental_column IS NOT NULL OR snapshot_column IS NOT NULL) THEN
 		RAISE EXCEPTION 'capture => ''binlog'' applies to transaction facts (appended) and accumulating facts (key_columns), not with incremental_column or snapshot_column'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -518,7 +527,8 @@ BEGIN
 	       || ARRAY(SELECT c || '|degenerate column' FROM unnest(degenerate_columns) c)
 	       || ARRAY(SELECT c || '|key column' FROM unnest(key_columns) c)
 	       || ARRAY(SELECT c || '|' || r FROM (VALUES (event_time_column, 'event time column'),
-	                (incremental_column, 'incremental column'), (snapshot_column, 'snapshot column')) v(c, r)
+	                (incremental_column, 'incremental column'), (snapshot_column, 'snapshot column'),
+	                (split_column, 'split column')) v(c, r)
 	                WHERE c IS NOT NULL);
 	BEGIN
 		source_columns := ARRAY(SELECT d.column_name FROM pypeline.describe(server, source_sql) d);
@@ -545,7 +555,7 @@ BEGIN
 		'unmatched', unmatched, 'target_ddl', target_ddl, 'active', active,
 		'key_columns', coalesce(key_columns, '{}'), 'deletes', deletes,
 		'snapshot_column', snapshot_column, 'max_deleted_fraction', max_deleted_fraction,
-		'capture', capture, 'partition_by', partition_by));
+		'capture', capture, 'partition_by', partition_by, 'split_column', split_column));
 END $$;
 COMMENT ON FUNCTION pypeline.define_fact IS
 'Defines (or redefines) a fact ETL: lookups map dimension names to the source column(s) holding their natural key';

@@ -49,6 +49,9 @@
 /* longest file name of a log (MySQL's FN_REFLEN) */
 #define LOG_NAME_SIZE 512
 
+/* what a failed query of the log's state was doing, for its message */
+#define COORDINATES_ACTION "read the binary log coordinates of"
+
 typedef struct BinlogColumn
 {
 	char	   *name;
@@ -142,42 +145,6 @@ take(BinlogReader *r, size_t n)
 	return p;
 }
 
-/* The whole result of a small query ("action" completes its error message). */
-static MYSQL_RES *
-stored_result(SourceConnection *conn, const char *sql, const char *action)
-{
-	MYSQL_RES  *res = NULL;
-
-	pypeline_send_query(conn, sql, action);
-	MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
-					  mysql_store_result_cont, &res, conn->mysql);
-	conn->busy = false;
-	if (res == NULL)
-		pypeline_report_mysql_error(conn, action);
-	return res;
-}
-
-/*
- * One row of a small query, its columns as strings (NULL for NULL), or NULL
- * when the query returned no row.
- */
-static char **
-query_one_row(SourceConnection *conn, const char *sql, int ncolumns)
-{
-	MYSQL_RES  *res = stored_result(conn, sql, "read the binary log coordinates of");
-	MYSQL_ROW	row;
-	char	  **values = NULL;
-
-	if ((row = mysql_fetch_row(res)) != NULL && (int) mysql_num_fields(res) >= ncolumns)
-	{
-		values = palloc0(sizeof(char *) * ncolumns);
-		for (int i = 0; i < ncolumns; i++)
-			values[i] = row[i] ? pstrdup(row[i]) : NULL;
-	}
-	mysql_free_result(res);
-	return values;
-}
-
 /* "file:position" */
 char *
 binlog_coordinates(const char *file, uint64 position)
@@ -204,21 +171,26 @@ binlog_parse_coordinates(const char *text, char **file, uint64 *position)
 
 /*
  * The coordinates matching the consistent snapshot the connection's
- * transaction has just taken (MariaDB's Binlog_snapshot_file/position).
+ * transaction has just taken (MariaDB's Binlog_snapshot_file/position);
+ * with missing_ok, NULL from a server without them (binary log off).
  */
 char *
-binlog_snapshot_coordinates(SourceConnection *conn)
+binlog_snapshot_coordinates(SourceConnection *conn, bool missing_ok)
 {
-	char	  **file = query_one_row(conn, "SHOW STATUS LIKE 'binlog_snapshot_file'", 2);
-	char	  **position = query_one_row(conn, "SHOW STATUS LIKE 'binlog_snapshot_position'", 2);
+	char	  **file = pypeline_query_row(conn, "SHOW STATUS LIKE 'binlog_snapshot_file'", 2, COORDINATES_ACTION);
+	char	  **position = pypeline_query_row(conn, "SHOW STATUS LIKE 'binlog_snapshot_position'", 2, COORDINATES_ACTION);
 
 	if (file == NULL || position == NULL || file[1] == NULL || position[1] == NULL || file[1][0] == '\0')
+	{
+		if (missing_ok)
+			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("MySQL server \"%s\" does not say where in its binary log a consistent snapshot is",
 						conn->options->server_name),
 				 errdetail("capture => 'binlog' needs MariaDB's Binlog_snapshot_file and Binlog_snapshot_position status variables with the binary log on."),
 				 errhint("See pypeline.capture_requirements('%s').", conn->options->server_name)));
+	}
 	return psprintf("%s:%s", file[1], position[1]);
 }
 
@@ -231,10 +203,10 @@ binlog_snapshot_coordinates(SourceConnection *conn)
 void
 binlog_check_access(SourceConnection *conn, const char *etl)
 {
-	char	  **row = query_one_row(conn,
+	char	  **row = pypeline_query_row(conn,
 									"SELECT SUM(PRIVILEGE_TYPE IN ('REPLICATION SLAVE', 'REPLICATION REPLICA')), "
 									"       SUM(PRIVILEGE_TYPE IN ('BINLOG MONITOR', 'REPLICATION CLIENT', 'SUPER')) "
-									"FROM information_schema.USER_PRIVILEGES", 2);
+									"FROM information_schema.USER_PRIVILEGES", 2, COORDINATES_ACTION);
 	const char *server = conn->options->server_name;
 
 	if (row == NULL || row[0] == NULL || strcmp(row[0], "0") == 0 || row[1] == NULL || strcmp(row[1], "0") == 0)
@@ -252,7 +224,7 @@ binlog_check_access(SourceConnection *conn, const char *etl)
 char *
 binlog_current_coordinates(SourceConnection *conn)
 {
-	char	  **row = query_one_row(conn, "SHOW MASTER STATUS", 2);
+	char	  **row = pypeline_query_row(conn, "SHOW MASTER STATUS", 2, COORDINATES_ACTION);
 
 	if (row == NULL || row[0] == NULL || row[1] == NULL)
 		ereport(ERROR,
@@ -356,7 +328,7 @@ read_table_columns(BinlogReader *r)
 							   mysql_text_literal(r->database), mysql_text_literal(r->table));
 	int			i = 0;
 
-	res = stored_result(conn, sql, "read the columns of a captured table on");
+	res = pypeline_store_result(conn, sql, "read the columns of a captured table on");
 	r->ncolumns = (int) mysql_num_rows(res);
 	r->columns = palloc0(sizeof(BinlogColumn) * Max(r->ncolumns, 1));
 	while ((row = mysql_fetch_row(res)) != NULL)
@@ -491,7 +463,7 @@ binlog_open(SourceConnection *conn, const char *etl, const char *database, const
 		return r;
 
 	/* the events come with the checksums the log has, the first one too */
-	checksum = query_one_row(conn, "SELECT @@global.binlog_checksum", 1);
+	checksum = pypeline_query_row(conn, "SELECT @@global.binlog_checksum", 1, COORDINATES_ACTION);
 	r->checksum_size = checksum && checksum[0] && pg_strcasecmp(checksum[0], "NONE") != 0 ? 4 : 0;
 	pypeline_execute(conn, "SET @mariadb_slave_capability = 4");
 	pypeline_execute(conn, "SET @master_binlog_checksum = @@global.binlog_checksum");

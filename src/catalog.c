@@ -299,6 +299,7 @@ catalog_get_etl(EtlKind kind, const char *name, bool lock_for_run)
 		def->delete_missing = strcmp(text_column(tuple, tupdesc, "deletes"), "delete") == 0;
 		def->max_deleted_fraction = DatumGetFloat8(binary_column(tuple, tupdesc, "deleted_fraction"));
 		def->partition_by = text_column(tuple, tupdesc, "partition_by");
+		def->split_column = text_column(tuple, tupdesc, "split_column");
 		def->lookups = fact_lookups(def->name);
 	}
 	return def;

@@ -390,6 +390,42 @@ pypeline_execute(SourceConnection *conn, const char *sql)
 	conn->busy = false;
 }
 
+/* The whole result of a small query ("action" completes its error message). */
+MYSQL_RES *
+pypeline_store_result(SourceConnection *conn, const char *sql, const char *action)
+{
+	MYSQL_RES  *res = NULL;
+
+	pypeline_send_query(conn, sql, action);
+	MYSQL_NONBLOCKING(conn, mysql_store_result_start(&res, conn->mysql),
+					  mysql_store_result_cont, &res, conn->mysql);
+	conn->busy = false;
+	if (res == NULL)
+		pypeline_report_mysql_error(conn, action);
+	return res;
+}
+
+/*
+ * One row of a small query, its columns as strings (NULL for NULL), or NULL
+ * when the query returned no row.
+ */
+char **
+pypeline_query_row(SourceConnection *conn, const char *sql, int ncolumns, const char *action)
+{
+	MYSQL_RES  *res = pypeline_store_result(conn, sql, action);
+	MYSQL_ROW	row;
+	char	  **values = NULL;
+
+	if ((row = mysql_fetch_row(res)) != NULL && (int) mysql_num_fields(res) >= ncolumns)
+	{
+		values = palloc0(sizeof(char *) * ncolumns);
+		for (int i = 0; i < ncolumns; i++)
+			values[i] = row[i] ? pstrdup(row[i]) : NULL;
+	}
+	mysql_free_result(res);
+	return values;
+}
+
 /*
  * Kills the statement a connection is running, over a fresh blocking
  * connection whose every wait is bounded by KILL_TIMEOUT.  Called on

@@ -779,6 +779,9 @@ open_fact_source(EtlDefinition *def, bool incremental, bool pulling, char **posi
 		progress_log("Executing source query for fact %s", def->target);
 		if (def->capture_binlog)
 			cursor = source_open_snapshot(def->server, sql, "fact", def->name, position);
+		else if (def->split_column)
+			cursor = split_open(def->server, sql, def->split_column, pypeline_max_parallel_etls, "fact",
+								def->name, def->owner);
 		else
 			cursor = source_open(def->server, sql, "fact", def->name);
 	}
@@ -1253,6 +1256,15 @@ load_new_facts(EtlDefinition *def, SourceCursor **cursor, List *resolved, bool r
 	return true;
 }
 
+/* A split read (split.c) says in the run log how it went. */
+static void
+note_how_read(SourceCursor *cursor, LoadCounts *counts)
+{
+	if (cursor->read_note == NULL)
+		return;
+	counts->message = counts->message ? psprintf("%s; %s", counts->message, cursor->read_note) : cursor->read_note;
+}
+
 LoadCounts
 fact_load(EtlDefinition *def, bool rebuild)
 {
@@ -1276,7 +1288,10 @@ fact_load(EtlDefinition *def, bool rebuild)
 	foreach(lc, def->lookups)
 		resolved = lappend(resolved, resolve_lookup(def, lfirst(lc), foreach_current_index(lc) + 1));
 	if (load_new_facts(def, &cursor, resolved, rebuild, &counts))
+	{
+		note_how_read(cursor, &counts);
 		return counts;
+	}
 
 	stage = stage_create(cursor, def->name);
 	progress_log("Loading data");
@@ -1347,5 +1362,6 @@ fact_load(EtlDefinition *def, bool rebuild)
 	/* dimensions and re-keying find fact rows by their keys: fresh statistics */
 	target_analyze(def, created ? UINT64_MAX : counts.inserted + counts.updated + counts.deleted + counts.repaired);
 	counts.nothing_new = pulling && counts.read == 0;
+	note_how_read(cursor, &counts);
 	return counts;
 }

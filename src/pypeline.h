@@ -15,7 +15,8 @@
  *                  states), runlog.c, target.c (target tables), members.c
  *                  (unknown and inferred members), partition.c
  *                  (partitions of targets), stage.c (staging and
- *                  direct writes), source.c (MySQL queries), binlog.c
+ *                  direct writes), split.c (a source read in ranges by
+ *                  workers), source.c (MySQL queries), binlog.c
  *                  (a table's changes in the binary log), execute.c
  *                  (running generated SQL), deparse.c (SQL text)
  *   ground         connection.c, convert.c, options.c, privilege.c,
@@ -108,6 +109,8 @@ extern void pypeline_disconnect(SourceConnection *conn);
 extern int	pypeline_wait_for_mysql(SourceConnection *conn, int status);
 extern void pypeline_send_query(SourceConnection *conn, const char *sql, const char *action);
 extern void pypeline_execute(SourceConnection *conn, const char *sql);
+extern MYSQL_RES *pypeline_store_result(SourceConnection *conn, const char *sql, const char *action);
+extern char **pypeline_query_row(SourceConnection *conn, const char *sql, int ncolumns, const char *action);
 
 /*
  * Runs a call of the client library's non-blocking API to its end: the
@@ -197,7 +200,7 @@ typedef struct BinlogChange
 extern char *binlog_coordinates(const char *file, uint64 position);
 extern bool binlog_parse_coordinates(const char *text, char **file, uint64 *position);
 extern void binlog_check_access(SourceConnection *conn, const char *etl);
-extern char *binlog_snapshot_coordinates(SourceConnection *conn);
+extern char *binlog_snapshot_coordinates(SourceConnection *conn, bool missing_ok);
 extern char *binlog_current_coordinates(SourceConnection *conn);
 extern BinlogReader *binlog_open(SourceConnection *conn, const char *etl, const char *database,
 								 const char *table, const char *from, char **stop);
@@ -244,6 +247,11 @@ typedef struct SourceCursor
 	bool		key_moved;		/* the pending update changed the key */
 	int64		last_instant;	/* of the change before, microseconds since 1970 */
 	char	   *stop;			/* coordinates the changes end at */
+	/* a cursor whose rows other processes read (split.c) */
+	bool		(*next_row) (void *arg, Datum *values, bool *nulls);
+	void		(*on_close) (void *arg);
+	void	   *reader_arg;
+	char	   *read_note;		/* how split.c read it, for the run log */
 } SourceCursor;
 
 extern SourceCursor *source_open(const char *server_name, const char *sql, const char *etl_kind,
@@ -252,6 +260,8 @@ extern SourceCursor *source_open_snapshot(const char *server_name, const char *s
 										  const char *etl_name, char **coordinates);
 extern SourceCursor *source_open_changes(const char *server_name, const char *sql, const char *etl_kind,
 										 const char *etl_name, const char *from, List *key);
+extern SourceCursor *source_open_on(SourceConnection *conn, const char *sql, const char *etl_kind,
+									const char *etl_name);
 extern char *source_changes_position(SourceCursor *cursor);
 extern bool source_next(SourceCursor *cursor, Datum *values, bool *nulls);
 extern void source_close(SourceCursor *cursor);
@@ -263,6 +273,13 @@ extern char *source_quote_identifier(const char *name);
 extern char *source_query_text(const char *source_sql, const char *column, const char *watermark);
 extern void source_require_column_names(SourceCursor *cursor);
 extern char *source_quote_literal(const char *value);
+
+/* ----------------------------------------------------------------
+ * split.c: a source read as key ranges by background workers
+ * ----------------------------------------------------------------
+ */
+extern SourceCursor *split_open(const char *server_name, const char *sql, const char *column, int nreaders,
+								const char *etl_kind, const char *etl_name, Oid owner);
 
 /* ----------------------------------------------------------------
  * stage.c: staging tables
@@ -456,6 +473,7 @@ typedef struct EtlDefinition
 	bool		delete_missing; /* deletes => 'delete' */
 	double		max_deleted_fraction;
 	char	   *partition_by;	/* day, month, year: of event_time_column */
+	char	   *split_column;	/* read as key ranges by background workers */
 } EtlDefinition;
 
 extern EtlKind etl_kind_from_name(const char *name);

@@ -206,33 +206,18 @@ source_error_context(void *arg)
 				   (unsigned long long) cursor->rownum + 1, server);
 }
 
-/*
- * Connects to the server and starts the query; with "coordinates", also
- * returns where in the binary log the query's snapshot is.  The cursor
- * lives in the current memory context; its connection is closed by
- * source_close or, on error, when the (sub)transaction ends.
- */
+/* Starts "sql" on a connection whose transaction is open, for a cursor. */
 static SourceCursor *
-open_query(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name,
-		   char **coordinates)
+start_query(SourceConnection *conn, const char *sql, const char *etl_kind, const char *etl_name)
 {
-	SourceOptions *options = pypeline_get_source_options(server_name);
 	SourceCursor *cursor = palloc0(sizeof(SourceCursor));
-	SourceConnection *conn;
+	const char *server_name = conn->options->server_name;
 	MYSQL_FIELD *fields;
-
-	source_check_read_only(sql, server_name);
 
 	cursor->etl_kind = etl_kind;
 	cursor->etl_name = etl_name;
 	cursor->current_column = -1;
-	cursor->conn = conn = pypeline_connect(options);
-	if (coordinates)
-		binlog_check_access(conn, etl_name);
-	pypeline_execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-	if (coordinates)
-		*coordinates = binlog_snapshot_coordinates(conn);
-
+	cursor->conn = conn;
 	pypeline_send_query(conn, sql, "execute query on");
 
 	conn->result = mysql_use_result(conn->mysql);
@@ -250,12 +235,46 @@ open_query(const char *server_name, const char *sql, const char *etl_kind, const
 	fields = mysql_fetch_fields(conn->result);
 	cursor->columns = palloc0(sizeof(ColumnConverter) * cursor->ncolumns);
 	for (int i = 0; i < cursor->ncolumns; i++)
-		convert_init_column(&cursor->columns[i], &fields[i], options);
+		convert_init_column(&cursor->columns[i], &fields[i], conn->options);
 
 	cursor->nsource = cursor->ncolumns;
 	cursor->errcallback.callback = source_error_context;
 	cursor->errcallback.arg = cursor;
 	return cursor;
+}
+
+/*
+ * Connects to the server and starts the query in a consistent snapshot;
+ * with "coordinates", also returns where in the binary log the snapshot
+ * is.  The cursor lives in the current memory context; its connection is
+ * closed by source_close or, on error, when the (sub)transaction ends.
+ */
+static SourceCursor *
+open_query(const char *server_name, const char *sql, const char *etl_kind, const char *etl_name,
+		   char **coordinates)
+{
+	SourceOptions *options = pypeline_get_source_options(server_name);
+	SourceConnection *conn;
+
+	source_check_read_only(sql, server_name);
+	conn = pypeline_connect(options);
+	if (coordinates)
+		binlog_check_access(conn, etl_name);
+	pypeline_execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+	if (coordinates)
+		*coordinates = binlog_snapshot_coordinates(conn, false);
+	return start_query(conn, sql, etl_kind, etl_name);
+}
+
+/*
+ * Starts a query on a connection whose snapshot the caller took (split.c's
+ * readers compare theirs before they read).
+ */
+SourceCursor *
+source_open_on(SourceConnection *conn, const char *sql, const char *etl_kind, const char *etl_name)
+{
+	source_check_read_only(sql, conn->options->server_name);
+	return start_query(conn, sql, etl_kind, etl_name);
 }
 
 SourceCursor *
@@ -483,6 +502,14 @@ source_next(SourceCursor *cursor, Datum *values, bool *nulls)
 	MYSQL_ROW	row = NULL;
 	unsigned long *lengths;
 
+	if (cursor->next_row)
+	{
+		if (!cursor->next_row(cursor->reader_arg, values, nulls))
+			return false;
+		cursor->rownum++;
+		return true;
+	}
+
 	cursor->errcallback.previous = error_context_stack;
 	error_context_stack = &cursor->errcallback;
 
@@ -554,6 +581,9 @@ source_quote_literal(const char *value)
 void
 source_close(SourceCursor *cursor)
 {
+	if (cursor->on_close)
+		cursor->on_close(cursor->reader_arg);
+	cursor->on_close = NULL;
 	if (cursor->binlog)
 		binlog_close(cursor->binlog);
 	cursor->binlog = NULL;
