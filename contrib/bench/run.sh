@@ -13,6 +13,8 @@
 #      (+ the pipe of the fact source, as a reference for 6)
 #   6b pypeline    accumulating fact (key_columns): full load, then a rerun after 1% of
 #                  the fact source rows changed, as a ratio to the full load
+#   6c pypeline    the fact of 6 read as two ranges of events.id by split readers
+#                  (split_column), against the same definition read serially
 #   7  peak backend RSS growth of 4, and of pypeline.query over 20M rows (rss.sh)
 #   8  an incremental refresh of independent dimensions, sequential vs parallel (parallel.sh)
 #   9  a captured dimension (capture => 'binlog'): a pull after 1% changed against the
@@ -132,6 +134,10 @@ SELECT pypeline.define_fact('bench_event_acc', 'bench',
 	'SELECT id, user_id, b_id, amount, created_at FROM events', 'bench_event_acc_fact',
 	lookups => '{"bench_user": "user_id", "bench_b": "b_id", "bench_date": "created_at"}',
 	measures => '{amount}', event_time_column => 'created_at', key_columns => '{id}');
+SELECT pypeline.define_fact('bench_event_split', 'bench',
+	'SELECT id, user_id, b_id, amount, created_at FROM events', 'bench_event_split_fact',
+	lookups => '{"bench_user": "user_id", "bench_b": "b_id", "bench_date": "created_at"}',
+	measures => '{amount}', event_time_column => 'created_at', split_column => 'id');
 SQL
 
 if [ -z "${SKIP[mysql_fdw]:-}" ]; then
@@ -356,6 +362,12 @@ run_pypeline_acc_rerun() {
 	rerun_after_change "UPDATE events SET amount = amount + 1 WHERE id % 100 = 0" bench_event_acc fact
 }
 
+# 6c: the same definition, its source read by $1 readers (1: serially)
+run_pypeline_fact_split() {
+	timed_session "SET pypeline.max_parallel_etls = $SPLIT_READERS;
+		SELECT rows FROM pypeline.process_etl('bench_event_split', 'fact', delete_existing_table => true);"
+}
+
 run_pipe_fact() {
 	bench_psql -c "DROP TABLE IF EXISTS pipe_events;
 		CREATE TABLE pipe_events (user_id bigint, b_id bigint, amount numeric(10,2), created_at timestamp)" || return 1
@@ -506,6 +518,38 @@ if [ -z "${SKIP[pypeline_acc_fact_rerun_1pct]:-}" ]; then
 fi
 
 echo
+echo "== 6c: the fact of 6 read in ranges of events.id by 2 split readers, and serially"
+# The serial read is checked against the source, the split read against the serial one.
+SPLIT_SUMS="SELECT count(*), sum(amount), sum(bench_user_key), sum(bench_b_key), sum(bench_date_key)
+	FROM bench_event_split_fact"
+split_run_message() {
+	bench_psql -c "SELECT coalesce(message, '') FROM pypeline.run_log
+		WHERE etl_name = 'bench_event_split' ORDER BY id DESC LIMIT 1"
+}
+SPLIT_READERS=1 measure pypeline_fact_read_serially "$FACT_ROWS" run_pypeline_fact_split
+if [ -z "${SKIP[pypeline_fact_read_serially]:-}" ]; then
+	serial_sums=$(bench_psql -c "$SPLIT_SUMS")
+	want=$(mysql_root -N -B bench -e "SELECT COUNT(*), SUM(amount) FROM events" | tr '\t' '|')
+	echo "read serially (count|sum amount|sums of the keys): $serial_sums (source: $want)"
+	CHECK_OF[pypeline_fact_read_serially]=ok
+	if [ "$(cut -d'|' -f1-2 <<<"$serial_sums")" != "$want" ]; then
+		mismatch "fact read serially: $serial_sums, source says $want"
+		CHECK_OF[pypeline_fact_read_serially]=MISMATCH
+	fi
+fi
+SPLIT_READERS=2 measure pypeline_fact_2_split_readers "$FACT_ROWS" run_pypeline_fact_split
+if [ -z "${SKIP[pypeline_fact_2_split_readers]:-}" ]; then
+	got=$(bench_psql -c "$SPLIT_SUMS")
+	message=$(split_run_message)
+	echo "2 split readers: $got (read serially: ${serial_sums:-}); run log: $message"
+	CHECK_OF[pypeline_fact_2_split_readers]=ok
+	if [ "$got" != "${serial_sums:-}" ] || [ "$message" != "read in 2 ranges of id by split readers" ]; then
+		mismatch "fact read by 2 split readers: $got, serially: ${serial_sums:-}; run log: $message"
+		CHECK_OF[pypeline_fact_2_split_readers]=MISMATCH
+	fi
+fi
+
+echo
 echo "== 7: backend peak RSS of pypeline.query (rss.sh)"
 rss_out=$(bash contrib/bench/rss.sh)
 rss_rc=$?
@@ -607,6 +651,8 @@ target fact_vs_fact_pipe "$(seconds_ratio pipe_fact_source pypeline_fact_3_looku
 	"fact load speed, 3 lookups, dimensions analyzed / the pipe of the same fact source"
 target fact_fresh_dims_vs_fact_pipe "$(seconds_ratio pipe_fact_source pypeline_fact_fresh_dims)" ">=" 0.7 \
 	"fact load speed right after the dimension loads / the pipe of the same fact source"
+target split_read_speedup "$(seconds_ratio pypeline_fact_read_serially pypeline_fact_2_split_readers)" ">" 1.0 \
+	"fact load read serially / read by 2 split readers (time), $(nproc) cores shared with MariaDB"
 grep '^TARGET ' <<<"$capture_out"
 target acc_rerun_vs_full "$(seconds_ratio pypeline_acc_fact_rerun_1pct pypeline_acc_fact_full)" "<=" 1.5 \
 	"accumulating fact rerun (1% changed) time / its full load time"
