@@ -45,7 +45,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pypeline.max_parallel_etls",
-							"Most background workers one role runs at once: parallel ETLs of a refresh, and tasks.",
+							"Most background workers one role runs at once: parallel ETLs of a refresh, and tasks; also the readers of a split fact.",
 							"Fewer for a role whose CONNECTION LIMIT is lower; bounded in practice by max_worker_processes.",
 							&pypeline_max_parallel_etls,
 							4, 1, 64,
