@@ -34,8 +34,9 @@
  * reaches the run as the same error, with the reader's range added to its
  * context.  When the run ends, however it ends, the readers are stopped.
  *
- * Calls source.c, convert.c, connection.c, options.c, privilege.c and
- * binlog.c (snapshot coordinates).
+ * Calls source.c, binlog.c (snapshot coordinates), connection.c,
+ * convert.c, options.c, privilege.c, progress.c and pypeline.c (the
+ * worker template).
  *
  *-------------------------------------------------------------------------
  */
