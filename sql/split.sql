@@ -92,6 +92,12 @@ EXCEPTION WHEN OTHERS THEN
 	RAISE NOTICE 'context: %', regexp_replace(c, 'row \d+', 'row N', 'g');
 END $$;
 SELECT to_regclass('sp_nul_fact') IS NULL AS nothing_loaded, sp_readers_left();
+-- the readers connect with the options the run resolved, in its transaction
+BEGIN;
+ALTER SERVER regress_mysql OPTIONS (ADD strip_nul 'true');
+SELECT rows FROM pypeline.process_etl('sp_nul', 'fact');
+SELECT label FROM sp_nul_fact WHERE id = 2999;
+ROLLBACK;
 
 -- a cancelled split read (statement_timeout) stops its readers and their MySQL queries
 SELECT pypeline.define_fact('sp_slow', 'regress_mysql', 'SELECT id, grp, SLEEP(0.01) AS pause FROM sp_event',
@@ -125,6 +131,11 @@ SELECT pypeline.define_fact('sp_captured', 'regress_mysql', 'SELECT id, grp FROM
 	degenerate_columns => '{id,grp}', capture => 'binlog', split_column => 'grp');
 SELECT sp_define('sp_by_label', 'label');
 SELECT rows FROM pypeline.process_etl('sp_by_label', 'fact');
+-- each reader runs the query again: a computed split value could differ there
+SELECT pypeline.define_fact('sp_computed', 'regress_mysql',
+	'SELECT id, ROW_NUMBER() OVER (ORDER BY grp) AS position FROM sp_event', 'sp_computed_fact',
+	degenerate_columns => '{id,position}', split_column => 'position');
+SELECT rows FROM pypeline.process_etl('sp_computed', 'fact');
 
 -- an empty source has nothing to cut
 \! bash regress/mysql-exec.sh -e "CREATE TABLE sp_empty (id INT PRIMARY KEY)"

@@ -780,8 +780,8 @@ open_fact_source(EtlDefinition *def, bool incremental, bool pulling, char **posi
 		if (def->capture_binlog)
 			cursor = source_open_snapshot(def->server, sql, "fact", def->name, position);
 		else if (def->split_column)
-			cursor = split_open(def->server, sql, def->split_column, pypeline_max_parallel_etls, "fact",
-								def->name, def->owner);
+			cursor = split_open(def->server, def->source_sql, sql, def->split_column, pypeline_max_parallel_etls,
+								"fact", def->name, def->owner);
 		else
 			cursor = source_open(def->server, sql, "fact", def->name);
 	}

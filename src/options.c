@@ -334,3 +334,69 @@ pypeline_get_source_options(const char *server_name)
 				 errhint("Give the server a host and port, or have a superuser set password_required 'false' on the user mapping.")));
 	return opts;
 }
+
+#define STRING_OPTIONS 11
+
+/* The addresses of the options that are strings. */
+static void
+string_options(SourceOptions *opts, char **fields[STRING_OPTIONS])
+{
+	fields[0] = &opts->server_name;
+	fields[1] = &opts->host;
+	fields[2] = &opts->socket;
+	fields[3] = &opts->dbname;
+	fields[4] = &opts->charset;
+	fields[5] = &opts->ssl_mode;
+	fields[6] = &opts->ssl_ca;
+	fields[7] = &opts->ssl_cert;
+	fields[8] = &opts->ssl_key;
+	fields[9] = &opts->username;
+	fields[10] = &opts->password;
+}
+
+/*
+ * Resolved options as one block of bytes (the struct, then each string
+ * after a byte that says whether it is set), for a process that must
+ * connect with exactly these (split.c's readers, through shared memory);
+ * pypeline_options_unflatten reads it back.
+ */
+char *
+pypeline_options_flatten(const SourceOptions *opts, Size *len)
+{
+	SourceOptions copy = *opts;
+	char	  **fields[STRING_OPTIONS];
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &copy, sizeof(copy));
+	string_options(&copy, fields);
+	for (int i = 0; i < STRING_OPTIONS; i++)
+	{
+		appendStringInfoChar(&buf, *fields[i] ? 1 : 0);
+		if (*fields[i])
+			appendBinaryStringInfo(&buf, *fields[i], strlen(*fields[i]) + 1);
+	}
+	*len = buf.len;
+	return buf.data;
+}
+
+SourceOptions *
+pypeline_options_unflatten(const char *flat)
+{
+	SourceOptions *opts = palloc(sizeof(SourceOptions));
+	char	  **fields[STRING_OPTIONS];
+	const char *p = flat + sizeof(SourceOptions);
+
+	memcpy(opts, flat, sizeof(SourceOptions));
+	string_options(opts, fields);
+	for (int i = 0; i < STRING_OPTIONS; i++)
+	{
+		*fields[i] = NULL;
+		if (*p++)
+		{
+			*fields[i] = pstrdup(p);
+			p += strlen(p) + 1;
+		}
+	}
+	return opts;
+}

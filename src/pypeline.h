@@ -86,6 +86,8 @@ typedef struct SourceOptions
 } SourceOptions;
 
 extern SourceOptions *pypeline_get_source_options(const char *server_name);
+extern char *pypeline_options_flatten(const SourceOptions *opts, Size *len);
+extern SourceOptions *pypeline_options_unflatten(const char *flat);
 
 /* ----------------------------------------------------------------
  * connection.c: MySQL connections, waits, cleanup at transaction end
@@ -278,8 +280,9 @@ extern char *source_quote_literal(const char *value);
  * split.c: a source read as key ranges by background workers
  * ----------------------------------------------------------------
  */
-extern SourceCursor *split_open(const char *server_name, const char *sql, const char *column, int nreaders,
-								const char *etl_kind, const char *etl_name, Oid owner);
+extern SourceCursor *split_open(const char *server_name, const char *source_sql, const char *sql,
+								const char *column, int nreaders, const char *etl_kind, const char *etl_name,
+								Oid owner);
 
 /* ----------------------------------------------------------------
  * stage.c: staging tables

@@ -68,6 +68,7 @@ PGDLLEXPORT void pypeline_split_reader_main(Datum main_arg);
 /* keys of the segment's table of contents; a reader's own are offset by its number */
 #define KEY_SHARED 1
 #define KEY_COLUMNS 2
+#define KEY_OPTIONS 3
 #define KEY_QUERY 1000
 #define KEY_ROWS 2000
 #define KEY_ERRORS 3000
@@ -281,9 +282,14 @@ reader_error_context(void *arg)
 	errcontext("%s", where);
 }
 
-/* Re-raises what a reader reported in the run: its notices, and its error if it had one. */
+/*
+ * Re-raises what a reader reported in the run: its notices, and its error
+ * if it had one.  With "failure", an error that says the reader could not
+ * connect or lacked resources (SQLSTATE classes 08 and 53) is returned
+ * there instead: the run can read serially without it.
+ */
 static void
-relay_reader_messages(SplitRead *split, int i)
+relay_reader_messages(SplitRead *split, int i, char **failure)
 {
 	ErrorContextCallback callback;
 	char	   *where = psprintf("split reader %d of %d of %s \"%s\", rows where %s",
@@ -311,9 +317,28 @@ relay_reader_messages(SplitRead *split, int i)
 			continue;
 		pq_parse_errornotice(&msg, &edata);
 		edata.elevel = Min(edata.elevel, ERROR);
+		if (failure && edata.elevel == ERROR &&
+			(ERRCODE_TO_CATEGORY(edata.sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION ||
+			 ERRCODE_TO_CATEGORY(edata.sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES))
+		{
+			*failure = psprintf("split reader %d: %s", i + 1, edata.message);
+			break;
+		}
 		ThrowErrorData(&edata);
 	}
 	error_context_stack = callback.previous;
+}
+
+/*
+ * Relays every reader's messages, so that none waits with a full queue of
+ * them (mq_putmessage blocks); see relay_reader_messages for "failure".
+ */
+static void
+relay_all_messages(SplitRead *split, char **failure)
+{
+	for (int i = 0; i < split->nreaders && (failure == NULL || *failure == NULL); i++)
+		if (split->errors[i])
+			relay_reader_messages(split, i, failure);
 }
 
 /* What is wrong with a reader that has gone, NULL if it has not. */
@@ -322,10 +347,12 @@ reader_gone(SplitRead *split, int i)
 {
 	pid_t		pid;
 
+	char	   *failure = NULL;
+
 	if (GetBackgroundWorkerPid(split->workers[i], &pid) != BGWH_STOPPED)
 		return NULL;
-	relay_reader_messages(split, i);
-	return psprintf("split reader %d stopped before it read its range", i + 1);
+	relay_reader_messages(split, i, &failure);
+	return failure ? failure : psprintf("split reader %d stopped before it read its range", i + 1);
 }
 
 /*
@@ -362,6 +389,13 @@ agree_on_snapshot(SplitRead *split)
 			}
 			if (taken == split->nreaders)
 				break;
+			{
+				char	   *failure = NULL;
+
+				relay_all_messages(split, &failure);
+				if (failure)
+					return failure;
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
 							 PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -401,6 +435,8 @@ start_readers(SplitRead *split, const char *sql, char **conditions, const char *
 	Size		shared_size = add_size(offsetof(SplitShared, readers), mul_size(n, sizeof(SplitReaderSlot)));
 	Oid			role = GetSessionUserId();
 	int			limit = privilege_role_connection_limit(role);
+	char	   *options;
+	Size		options_size;
 
 	if (!privilege_role_can_login(role))
 		return psprintf("role %s cannot log in, so no background worker can read as it", privilege_role_name(role));
@@ -411,6 +447,8 @@ start_readers(SplitRead *split, const char *sql, char **conditions, const char *
 	shm_toc_initialize_estimator(&estimator);
 	shm_toc_estimate_chunk(&estimator, shared_size);
 	shm_toc_estimate_chunk(&estimator, mul_size(ncolumns, sizeof(SplitColumn)));
+	options = pypeline_options_flatten(split->cursor->conn->options, &options_size);
+	shm_toc_estimate_chunk(&estimator, options_size);
 	for (int i = 0; i < n; i++)
 	{
 		queries[i] = psprintf("SELECT * FROM (%s\n) AS pypeline_range WHERE %s", sql, conditions[i]);
@@ -418,9 +456,11 @@ start_readers(SplitRead *split, const char *sql, char **conditions, const char *
 		shm_toc_estimate_chunk(&estimator, ROWS_QUEUE_SIZE);
 		shm_toc_estimate_chunk(&estimator, ERRORS_QUEUE_SIZE);
 	}
-	shm_toc_estimate_keys(&estimator, 2 + 3 * n);
+	shm_toc_estimate_keys(&estimator, 3 + 3 * n);
 
-	split->segment = dsm_create(shm_toc_estimate(&estimator), 0);
+	split->segment = dsm_create(shm_toc_estimate(&estimator), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (split->segment == NULL)
+		return pstrdup("no dynamic shared memory segment is free (max_connections bounds their number)");
 	toc = shm_toc_create(SPLIT_MAGIC, dsm_segment_address(split->segment), shm_toc_estimate(&estimator));
 	shared = split->shared = shm_toc_allocate(toc, shared_size);
 	memset(shared, 0, shared_size);
@@ -439,6 +479,8 @@ start_readers(SplitRead *split, const char *sql, char **conditions, const char *
 	shm_toc_insert(toc, KEY_SHARED, shared);
 	split->columns = shm_toc_allocate(toc, mul_size(ncolumns, sizeof(SplitColumn)));
 	shm_toc_insert(toc, KEY_COLUMNS, split->columns);
+	/* the run's options, as resolved in its transaction: the readers connect with them */
+	shm_toc_insert(toc, KEY_OPTIONS, memcpy(shm_toc_allocate(toc, options_size), options, options_size));
 
 	split->workers = palloc0(sizeof(BackgroundWorkerHandle *) * n);
 	split->rows = palloc0(sizeof(shm_mq_handle *) * n);
@@ -505,7 +547,7 @@ reader_ended(SplitRead *split, int i)
 {
 	bool		finished;
 
-	relay_reader_messages(split, i);
+	relay_reader_messages(split, i, NULL);
 	SpinLockAcquire(&split->shared->mutex);
 	finished = split->shared->readers[i].finished;
 	SpinLockRelease(&split->shared->mutex);
@@ -526,6 +568,8 @@ split_next(void *arg, Datum *values, bool *nulls)
 {
 	SplitRead  *split = arg;
 
+	/* full queues never wait, so this is where a cancel is seen */
+	CHECK_FOR_INTERRUPTS();
 	if (!split->reading)
 		start_reading(split);
 	while (split->ndone < split->nreaders)
@@ -556,6 +600,7 @@ split_next(void *arg, Datum *values, bool *nulls)
 		}
 		if (split->ndone == split->nreaders)
 			break;
+		relay_all_messages(split, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -572,22 +617,29 @@ split_close(void *arg)
 	if (split->segment)
 	{
 		wake_readers(split, SPLIT_STOP, split->shared->generation);
-		dsm_detach(split->segment);
+		dsm_detach(split->segment);		/* stops the readers (stop_readers) */
+		split->segment = NULL;
+		/* their worker slots are free for what runs next */
+		for (int i = 0; i < split->nreaders; i++)
+			if (split->workers[i])
+				(void) WaitForBackgroundWorkerShutdown(split->workers[i]);
 	}
-	split->segment = NULL;
 }
 
 /*
- * Opens an ETL's source query "sql" to be read as key ranges of "column"
- * by nreaders readers with the rights of "owner"; with fewer than two, or
+ * Opens the query "sql" of an ETL's source "source_sql" (sql may restrict
+ * it to rows past a watermark) to be read as key ranges of "column" by
+ * nreaders readers with the rights of "owner"; with fewer than two, or
  * when they cannot read one snapshot (see the top of the file), the
  * cursor reads the source serially.
  */
 SourceCursor *
-split_open(const char *server_name, const char *sql, const char *column, int nreaders,
-		   const char *etl_kind, const char *etl_name, Oid owner)
+split_open(const char *server_name, const char *source_sql, const char *sql, const char *column,
+		   int nreaders, const char *etl_kind, const char *etl_name, Oid owner)
 {
 	SourceCursor *cursor;
+	SourceCursor *described;
+	int			described_index;
 	SplitRead  *split;
 	SplitDomain domain;
 	char	  **bounds;
@@ -609,6 +661,21 @@ split_open(const char *server_name, const char *sql, const char *column, int nre
 				 errmsg("split column \"%s\" of %s \"%s\" is MySQL %s", column, etl_kind, etl_name,
 						cursor->columns[index].mysql_type),
 				 errhint("A split read cuts an integer, date or datetime column into ranges; name one, ideally indexed.")));
+	/*
+	 * Each reader runs the query again: an expression could give a row
+	 * another value there.  The cursor's query wraps the source in a
+	 * derived table, whose columns all look like columns: the source's own
+	 * metadata tells.
+	 */
+	described = source_describe(server_name, source_sql);
+	described_index = source_column_index(described, column);
+	if (described_index < 0 || described->columns[described_index].table_column[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("split column \"%s\" of %s \"%s\" is an expression, not a column of a table",
+						column, etl_kind, etl_name),
+				 errdetail("Each split reader runs the source query again, and a computed value (a row number, a user variable) could put a row in two ranges or none."),
+				 errhint("Split on a column the source query reads from a table unchanged.")));
 	{
 		Datum	   *values = palloc(sizeof(Datum) * cursor->ncolumns);
 		bool	   *nulls = palloc(sizeof(bool) * cursor->ncolumns);
@@ -627,7 +694,7 @@ split_open(const char *server_name, const char *sql, const char *column, int nre
 		/* no value to cut: one read */
 		source_close(cursor);
 		cursor = source_open(server_name, sql, etl_kind, etl_name);
-		cursor->read_note = psprintf("read serially: split column \"%s\" has no value", column);
+		cursor->read_note = psprintf("read serially: split column \"%s\" has no lowest or highest value to cut (no row, NULLs only, or a zero date)", column);
 		return cursor;
 	}
 
@@ -818,7 +885,7 @@ pypeline_split_reader_main(Datum main_arg)
 	privilege_become(&as_owner, shared->owner, false);
 	pgstat_report_activity(STATE_RUNNING, MyBgworkerEntry->bgw_name);
 
-	conn = pypeline_connect(pypeline_get_source_options(shared->server));
+	conn = pypeline_connect(pypeline_options_unflatten(shm_toc_lookup(toc, KEY_OPTIONS, false)));
 	if (take_agreed_snapshot(shared, slot, conn))
 	{
 		SourceCursor *cursor = source_open_on(conn, shm_toc_lookup(toc, KEY_QUERY + i, false),
