@@ -9,7 +9,9 @@
  * hash of natural key -> member; each member has its versions, for a
  * lookup as of an event time.  It answers exactly what the join would: the
  * key types' own hash and equality functions (built-in types only, so no
- * other role's code runs), [valid_from, valid_to) for versions.  It is
+ * other role's code runs; a single int4 or int8 key is hashed and compared
+ * inline, the same equality without a function call per probe),
+ * [valid_from, valid_to) for versions, each version's fields together.  It is
  * built only when it fits the memory it is given (pypeline.lookup_memory
  * for all the lookups of a load), and refused when the
  * join would match a fact twice (a key given twice, versions that
@@ -22,6 +24,7 @@
 #include "pypeline.h"
 
 #include "access/transam.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -30,6 +33,23 @@
 #include "utils/typcache.h"
 
 #define PROBE_MEMBER PG_UINT32_MAX	/* the key being looked up, not a member */
+
+/* A version of a member: the fields a lookup reads, together in memory. */
+typedef struct LookupVersion
+{
+	TimestampTz valid_from;		/* as_of only */
+	TimestampTz valid_to;
+	int64		surrogate;
+	uint32		next;			/* the member's next version, PROBE_MEMBER at its end */
+} LookupVersion;
+
+/* How keys are hashed and compared. */
+typedef enum LookupKeyKind
+{
+	KEYS_BY_FUNCTION,			/* the types' own functions */
+	KEY_INT4,					/* one int4 or int8 key: its value, inline */
+	KEY_INT8
+} LookupKeyKind;
 
 typedef struct LookupEntry
 {
@@ -48,14 +68,12 @@ struct LookupCache
 	int16	   *typlens;
 	bool	   *typbyvals;
 	bool		as_of;
+	LookupKeyKind key_kind;
 	struct lookuphash_hash *members;
 	Datum	   *member_keys;	/* nkeys per member */
 	uint32	   *member_head;	/* its first version */
 	uint32		nmembers;
-	int64	   *surrogates;		/* per version */
-	uint32	   *next_version;	/* the member's next version, PROBE_MEMBER at its end */
-	TimestampTz *valid_from;	/* as_of only */
-	TimestampTz *valid_to;
+	LookupVersion *versions;
 	uint32		nversions;
 	const Datum *probe;			/* the key being looked up */
 };
@@ -71,6 +89,15 @@ hash_member(LookupCache *cache, uint32 member)
 {
 	uint32		hash = 0;
 
+	/* the common integer key without a function call per probe */
+	if (cache->key_kind == KEY_INT4)
+		return murmurhash32((uint32) DatumGetInt32(key_of(cache, member, 0)));
+	if (cache->key_kind == KEY_INT8)
+	{
+		uint64		value = (uint64) DatumGetInt64(key_of(cache, member, 0));
+
+		return murmurhash32((uint32) value ^ murmurhash32((uint32) (value >> 32)));
+	}
 	for (int k = 0; k < cache->nkeys; k++)
 		hash = hash_combine(hash, DatumGetUInt32(FunctionCall1Coll(&cache->hash_procs[k], cache->collations[k],
 																	key_of(cache, member, k))));
@@ -80,6 +107,10 @@ hash_member(LookupCache *cache, uint32 member)
 static inline bool
 members_equal(LookupCache *cache, uint32 a, uint32 b)
 {
+	if (cache->key_kind == KEY_INT4)
+		return DatumGetInt32(key_of(cache, a, 0)) == DatumGetInt32(key_of(cache, b, 0));
+	if (cache->key_kind == KEY_INT8)
+		return DatumGetInt64(key_of(cache, a, 0)) == DatumGetInt64(key_of(cache, b, 0));
 	for (int k = 0; k < cache->nkeys; k++)
 		if (!DatumGetBool(FunctionCall2Coll(&cache->eq_procs[k], cache->collations[k],
 											key_of(cache, a, k), key_of(cache, b, k))))
@@ -100,13 +131,13 @@ members_equal(LookupCache *cache, uint32 a, uint32 b)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* The memory a cache of rows versions would take at least, in bytes. */
+/* The memory a cache of "rows" versions would take at least, in bytes. */
 static double
-estimated_size(uint64 rows, int nkeys, bool as_of)
+estimated_size(uint64 rows, int nkeys)
 {
 	/* a hash entry per member (about 2 slots at its fill factor), keys, versions */
 	double		per_row = 2 * sizeof(LookupEntry) + nkeys * sizeof(Datum) + sizeof(uint32) +
-		sizeof(int64) + sizeof(uint32) + (as_of ? 2 * sizeof(TimestampTz) : 0);
+		sizeof(LookupVersion);
 
 	return per_row * (double) rows;
 }
@@ -144,17 +175,14 @@ add_version(LookupCache *cache, Datum *keys, int64 surrogate, TimestampTz from, 
 		return false;
 	else
 	{
-		for (uint32 o = cache->member_head[entry->member]; o != PROBE_MEMBER; o = cache->next_version[o])
-			if (from < cache->valid_to[o] && cache->valid_from[o] < to)
+		for (uint32 o = cache->member_head[entry->member]; o != PROBE_MEMBER; o = cache->versions[o].next)
+			if (from < cache->versions[o].valid_to && cache->versions[o].valid_from < to)
 				return false;
 	}
-	cache->surrogates[v] = surrogate;
-	if (cache->as_of)
-	{
-		cache->valid_from[v] = from;
-		cache->valid_to[v] = to;
-	}
-	cache->next_version[v] = cache->member_head[entry->member];
+	cache->versions[v].surrogate = surrogate;
+	cache->versions[v].valid_from = from;
+	cache->versions[v].valid_to = to;
+	cache->versions[v].next = cache->member_head[entry->member];
 	cache->member_head[entry->member] = v;
 	return true;
 }
@@ -178,7 +206,7 @@ lookup_cache_build(const char *sql, uint64 rows, int nkeys, Oid *key_types, Oid 
 	bool		usable = true;
 
 	if (rows >= PG_UINT32_MAX ||
-		estimated_size(rows, nkeys, as_of) > (double) budget)
+		estimated_size(rows, nkeys) > (double) budget)
 		return NULL;
 	for (int k = 0; k < nkeys; k++)
 	{
@@ -209,16 +237,15 @@ lookup_cache_build(const char *sql, uint64 rows, int nkeys, Oid *key_types, Oid 
 		cache->typlens[k] = type->typlen;
 		cache->typbyvals[k] = type->typbyval;
 	}
+	/* int4 and int8 equality is equality of the values: hash them inline */
+	if (nkeys == 1 && key_types[0] == INT4OID)
+		cache->key_kind = KEY_INT4;
+	else if (nkeys == 1 && key_types[0] == INT8OID)
+		cache->key_kind = KEY_INT8;
 	rows = Max(rows, 1);
 	cache->member_keys = palloc_extended(sizeof(Datum) * nkeys * rows, MCXT_ALLOC_HUGE);
 	cache->member_head = palloc_extended(sizeof(uint32) * rows, MCXT_ALLOC_HUGE);
-	cache->surrogates = palloc_extended(sizeof(int64) * rows, MCXT_ALLOC_HUGE);
-	cache->next_version = palloc_extended(sizeof(uint32) * rows, MCXT_ALLOC_HUGE);
-	if (as_of)
-	{
-		cache->valid_from = palloc_extended(sizeof(TimestampTz) * rows, MCXT_ALLOC_HUGE);
-		cache->valid_to = palloc_extended(sizeof(TimestampTz) * rows, MCXT_ALLOC_HUGE);
-	}
+	cache->versions = palloc_extended(sizeof(LookupVersion) * rows, MCXT_ALLOC_HUGE);
 	cache->members = lookuphash_create(context, rows, cache);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -283,12 +310,16 @@ lookup_cache_find(LookupCache *cache, const Datum *keys, TimestampTz at, int64 *
 	entry = lookuphash_lookup(cache->members, PROBE_MEMBER);
 	if (entry == NULL)
 		return false;
-	for (uint32 v = cache->member_head[entry->member]; v != PROBE_MEMBER; v = cache->next_version[v])
-		if (!cache->as_of || (cache->valid_from[v] <= at && at < cache->valid_to[v]))
+	for (uint32 v = cache->member_head[entry->member]; v != PROBE_MEMBER; v = cache->versions[v].next)
+	{
+		LookupVersion *version = &cache->versions[v];
+
+		if (!cache->as_of || (version->valid_from <= at && at < version->valid_to))
 		{
-			*surrogate = cache->surrogates[v];
+			*surrogate = version->surrogate;
 			return true;
 		}
+	}
 	return false;
 }
 
